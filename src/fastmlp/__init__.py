@@ -1,0 +1,29 @@
+"""fastmlp: fast, transparent multilayer perceptrons on the CPU.
+
+    >>> import fastmlp
+    >>> x, y, xt, yt = fastmlp.datasets.load_mnist()
+    >>> model = fastmlp.MLP([784, 1024, 512, 10], seed=0)
+    >>> history = fastmlp.train(model, x, y, xt, yt, epochs=5)
+
+Kernels come from a swappable backend (numpy, numba, cpp): see fastmlp.backends.
+"""
+from . import datasets
+from .backends import (
+    Backend,
+    BackendError,
+    available_backends,
+    get_backend,
+    get_num_threads,
+    set_backend,
+    set_num_threads,
+)
+from .model import MLP
+from .optim import Adam
+from .train import History, train
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MLP", "Adam", "History", "train", "datasets", "Backend", "BackendError",
+    "available_backends", "get_backend", "set_backend", "get_num_threads", "set_num_threads",
+]

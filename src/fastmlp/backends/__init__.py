@@ -1,0 +1,154 @@
+"""Backend registry: choose, load and configure the kernel implementations.
+
+``FASTMLP_BACKEND`` names the default backend; with no variable set, the default is the
+fastest that loads (cpp, then numba, then numpy). A name that is unknown, or a backend
+that cannot load, is an error that says why - never a silent switch to another backend.
+``FASTMLP_NUM_THREADS`` (or :func:`set_num_threads`) sets the threads of every backend.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+
+from .base import KERNELS, Backend
+
+# name -> (module, class); listed fastest first, which is the default order
+_REGISTRY = {
+    "cpp": ("fastmlp.backends.cpp_backend", "CppBackend"),
+    "numba": ("fastmlp.backends.numba_backend", "NumbaBackend"),
+    "numpy": ("fastmlp.backends.numpy_backend", "NumpyBackend"),
+}
+
+_loaded: dict[str, Backend] = {}
+_load_errors: dict[str, str] = {}
+_default_name: str | None = None
+_num_threads: int | None = None
+
+
+class BackendError(ValueError):
+    """An unknown backend name, or a known backend that cannot be loaded here."""
+
+
+def backend_names():
+    """All known backend names, fastest first."""
+    return list(_REGISTRY)
+
+
+def _load(name):
+    if name in _loaded:
+        return _loaded[name]
+    if name not in _REGISTRY:
+        raise BackendError(f"unknown backend {name!r}; known backends: {', '.join(_REGISTRY)}")
+    if name in _load_errors:
+        raise BackendError(f"backend {name!r} cannot be loaded: {_load_errors[name]}")
+    module_name, cls_name = _REGISTRY[name]
+    try:
+        backend = getattr(importlib.import_module(module_name), cls_name)()
+    except Exception as exc:  # ImportError, or a native library failing to initialize
+        _load_errors[name] = str(exc) or type(exc).__name__
+        raise BackendError(f"backend {name!r} cannot be loaded: {_load_errors[name]}") from exc
+    _loaded[name] = backend
+    threads = get_num_threads()
+    if threads is not None:
+        backend.set_num_threads(threads)
+    return backend
+
+
+def available_backends():
+    """Maps each known backend name to whether it loads on this machine."""
+    result = {}
+    for name in _REGISTRY:
+        try:
+            _load(name)
+            result[name] = True
+        except BackendError:
+            result[name] = False
+    return result
+
+
+def load_error(name):
+    """Why backend `name` failed to load, or None if it loads."""
+    try:
+        _load(name)
+        return None
+    except BackendError as exc:
+        return str(exc)
+
+
+def _initial_default():
+    env = os.environ.get("FASTMLP_BACKEND", "").strip()
+    if env:
+        if env not in _REGISTRY:
+            raise BackendError(f"FASTMLP_BACKEND={env!r} is not a known backend; "
+                               f"known backends: {', '.join(_REGISTRY)}")
+        _load(env)  # raises with the reason if it cannot load
+        return env
+    for name in _REGISTRY:
+        try:
+            _load(name)
+            return name
+        except BackendError:
+            continue
+    return "numpy"  # pragma: no cover - numpy always loads
+
+
+def get_backend(name=None):
+    """The backend object called `name`, or the current default when name is None.
+
+    A Backend instance is returned as it is, so APIs can take a name or an object.
+    """
+    global _default_name
+    if isinstance(name, Backend):
+        return name
+    if name is None:
+        if _default_name is None:
+            _default_name = _initial_default()
+        name = _default_name
+    return _load(name)
+
+
+def set_backend(name):
+    """Make backend `name` the default; returns the backend object."""
+    global _default_name
+    backend = _load(name)
+    _default_name = backend.name
+    return backend
+
+
+def default_backend_name():
+    return get_backend().name
+
+
+def get_num_threads():
+    """The thread count set by set_num_threads or FASTMLP_NUM_THREADS (None: library default)."""
+    global _num_threads
+    if _num_threads is None:
+        env = os.environ.get("FASTMLP_NUM_THREADS", "").strip()
+        if env:
+            _num_threads = _parse_threads(env, "FASTMLP_NUM_THREADS")
+    return _num_threads
+
+
+def _parse_threads(value, what):
+    try:
+        n = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what} must be a positive integer, got {value!r}") from None
+    if n < 1:
+        raise ValueError(f"{what} must be a positive integer, got {value!r}")
+    return n
+
+
+def set_num_threads(n):
+    """Set the threads of every backend (OpenMP in cpp, numba's pool, NumPy's BLAS)."""
+    global _num_threads
+    _num_threads = _parse_threads(n, "number of threads")
+    for backend in _loaded.values():
+        backend.set_num_threads(_num_threads)
+
+
+__all__ = [
+    "KERNELS", "Backend", "BackendError", "available_backends", "backend_names",
+    "get_backend", "set_backend", "get_num_threads", "set_num_threads", "load_error",
+    "default_backend_name",
+]

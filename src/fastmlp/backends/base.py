@@ -1,0 +1,186 @@
+"""The Backend interface, whose default methods are the NumPy reference kernels.
+
+Every kernel has a public method that validates its arguments
+(:mod:`fastmlp.backends.validation`) and then calls the private ``_kernel`` method.
+A compiled backend overrides only the ``_kernel`` methods it implements natively, for
+the dtypes in its ``native_dtypes``; everything else falls back to the NumPy code here,
+so each backend always offers every kernel and ``native_kernels()`` says which are its own.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import validation as check
+
+# The kernels of the interface, in the order `fastmlp backends` lists them.
+KERNELS = (
+    "gemm",
+    "dense_forward",
+    "activation_backward",
+    "bias_grad",
+    "softmax_cross_entropy",
+    "adam_step",
+)
+
+LEAKY_RELU_SLOPE = 0.01  # torch.nn.LeakyReLU's default negative slope
+
+
+def _sigmoid(x, out):
+    # exp of a non-positive number only: no overflow for large |x|
+    e = np.exp(-np.abs(x))
+    np.divide(np.where(x >= 0, 1.0, e), 1.0 + e, out=out)
+    return out
+
+
+def apply_activation(activation, pre, out):
+    """out = act(pre); out may be pre itself."""
+    if activation == "relu":
+        np.maximum(pre, 0, out=out)
+    elif activation == "leaky_relu":
+        np.multiply(pre, np.where(pre > 0, 1.0, LEAKY_RELU_SLOPE).astype(pre.dtype), out=out)
+    elif activation == "sigmoid":
+        _sigmoid(pre, out)
+    elif activation == "tanh":
+        np.tanh(pre, out=out)
+    elif out is not pre:
+        np.copyto(out, pre)
+    return out
+
+
+class Backend:
+    """A set of kernels; see the table in docs/ARCHITECTURE.md for each contract."""
+
+    name = "numpy"
+    # dtypes whose kernels are this backend's own; other dtypes use the NumPy code
+    native_dtypes = (np.dtype(np.float32), np.dtype(np.float64))
+
+    # -- introspection ----------------------------------------------------------------
+    @classmethod
+    def native_kernels(cls):
+        """Names of the kernels this backend implements itself (not inherited from NumPy)."""
+        if cls is Backend or cls.name == "numpy":
+            return list(KERNELS)
+        return [k for k in KERNELS if getattr(cls, "_" + k) is not getattr(Backend, "_" + k)]
+
+    def _impl(self, kernel, dtype):
+        if dtype in self.native_dtypes:
+            return getattr(self, kernel)
+        return getattr(Backend, kernel).__get__(self)
+
+    @staticmethod
+    def set_num_threads(n):
+        """Threads for this backend's kernels; NumPy's only threads are its BLAS's."""
+        try:
+            from threadpoolctl import threadpool_limits
+        except ImportError:  # optional: without it the BLAS keeps its own setting
+            return
+        threadpool_limits(limits=n)
+
+    @staticmethod
+    def details():
+        """One line about the implementation, for `fastmlp backends`."""
+        return f"numpy {np.__version__}"
+
+    def __repr__(self):
+        return f"<fastmlp backend {self.name!r}>"
+
+    # -- public kernels: validate, then dispatch ----------------------------------------
+    def gemm(self, a, b, out, trans_a=False, trans_b=False, alpha=1.0, beta=0.0):
+        """out = alpha * op(a) @ op(b) + beta * out. With beta == 0, out is not read."""
+        check.check_gemm(a, b, out, trans_a, trans_b)
+        self._impl("_gemm", out.dtype)(a, b, out, bool(trans_a), bool(trans_b),
+                                       float(alpha), float(beta))
+        return out
+
+    def dense_forward(self, x, w, b, out, activation, pre=None):
+        """out = act(x @ w.T + b); the pre-activation goes to pre when given."""
+        check.check_dense_forward(x, w, b, out, activation, pre)
+        self._impl("_dense_forward", out.dtype)(x, w, b, out, activation, pre)
+        return out
+
+    def activation_backward(self, activation, grad, out_act, pre, out):
+        """out = grad * act'(pre), computed from out_act = act(pre).
+
+        relu and leaky_relu may pass pre instead of out_act (both have its sign);
+        out may be grad itself.
+        """
+        check.check_activation_backward(activation, grad, out_act, pre, out)
+        self._impl("_activation_backward", out.dtype)(activation, grad, out_act, pre, out)
+        return out
+
+    def bias_grad(self, grad, out):
+        """out = grad.sum(axis=0)."""
+        check.check_bias_grad(grad, out)
+        self._impl("_bias_grad", out.dtype)(grad, out)
+        return out
+
+    def softmax_cross_entropy(self, logits, labels, grad):
+        """Returns the mean loss; grad = (softmax(logits) - onehot(labels)) / N."""
+        check.check_softmax_cross_entropy(logits, labels, grad)
+        return float(self._impl("_softmax_cross_entropy", logits.dtype)(logits, labels, grad))
+
+    def adam_step(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay=0.0):
+        """One in-place torch.optim.Adam step (L2 weight decay added to the gradient)."""
+        check.check_adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay)
+        self._impl("_adam_step", param.dtype)(param, grad, m, v, float(lr), float(beta1),
+                                              float(beta2), float(eps), int(step),
+                                              float(weight_decay))
+
+    # -- NumPy reference implementations (the oracle) -----------------------------------
+    def _gemm(self, a, b, out, trans_a, trans_b, alpha, beta):
+        opa = a.T if trans_a else a
+        opb = b.T if trans_b else b
+        if beta == 0.0:
+            np.matmul(opa, opb, out=out)
+            if alpha != 1.0:
+                out *= alpha
+        else:
+            prod = np.matmul(opa, opb)
+            out *= beta
+            out += alpha * prod if alpha != 1.0 else prod
+
+    def _dense_forward(self, x, w, b, out, activation, pre):
+        target = out if pre is None else pre
+        np.matmul(x, w.T, out=target)
+        target += b
+        apply_activation(activation, target, out)
+
+    def _activation_backward(self, activation, grad, out_act, pre, out):
+        ref = out_act if out_act is not None else pre
+        if activation == "relu":
+            np.multiply(grad, ref > 0, out=out)
+        elif activation == "leaky_relu":
+            np.multiply(grad, np.where(ref > 0, 1.0, LEAKY_RELU_SLOPE).astype(out.dtype), out=out)
+        elif activation == "sigmoid":
+            np.multiply(grad, out_act * (1 - out_act), out=out)
+        elif activation == "tanh":
+            np.multiply(grad, 1 - out_act * out_act, out=out)
+        elif out is not grad:
+            np.copyto(out, grad)
+
+    def _bias_grad(self, grad, out):
+        np.sum(grad, axis=0, out=out)
+
+    def _softmax_cross_entropy(self, logits, labels, grad):
+        n = logits.shape[0]
+        rows = np.arange(n)
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        np.exp(shifted, out=grad)
+        sums = grad.sum(axis=1, keepdims=True)
+        grad /= sums
+        # loss_i = log(sum_j exp(z_ij)) - z_i,label (accumulated in float64)
+        loss = np.sum(np.log(sums[:, 0], dtype=np.float64) - shifted[rows, labels]) / n
+        grad[rows, labels] -= 1
+        grad /= n
+        return loss
+
+    def _adam_step(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay):
+        g = grad + weight_decay * param if weight_decay else grad
+        m *= beta1
+        m += (1 - beta1) * g
+        v *= beta2
+        v += (1 - beta2) * (g * g)
+        bias1 = 1 - beta1 ** step
+        bias2 = 1 - beta2 ** step
+        denom = np.sqrt(v) / np.sqrt(bias2) + eps
+        param -= (lr / bias1) * m / denom
