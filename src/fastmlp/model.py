@@ -120,27 +120,13 @@ class MLP:
             inp = out
         return inp
 
-    def _backward(self, x, ws, n):
-        """Fills self.grads from ws.grads[-1] (the loss gradient w.r.t. the logits)."""
-        be = self.backend
-        for i in range(self.n_layers - 1, -1, -1):
-            dz = ws.grads[i][:n]
-            inp = x if i == 0 else ws.acts[i - 1][:n]
-            be.gemm(dz, inp, self.weight_grads[i], trans_a=True)
-            be.bias_grad(dz, self.bias_grads[i])
-            if i > 0:
-                da = ws.grads[i - 1][:n]
-                be.gemm(dz, self.weights[i], da)
-                be.activation_backward(self.activation, da, ws.acts[i - 1][:n], None, da)
-
     def loss_and_grad(self, x, y):
         """Mean softmax cross-entropy on a batch; leaves d(loss)/d(params) in self.grads."""
         n = x.shape[0]
         ws = self._workspace(n)
-        logits = self._forward(x, ws)
-        loss = self.backend.softmax_cross_entropy(logits, y, ws.grads[-1][:n])
-        self._backward(x, ws, n)
-        return loss
+        return self.backend.forward_backward(
+            x, y, self.weights, self.biases, self.weight_grads, self.bias_grads,
+            [a[:n] for a in ws.acts], [g[:n] for g in ws.grads], self.activation)
 
     # -- inference ---------------------------------------------------------------------
     def logits(self, x, batch_size=1000):

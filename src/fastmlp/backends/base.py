@@ -20,6 +20,7 @@ KERNELS = (
     "bias_grad",
     "softmax_cross_entropy",
     "adam_step",
+    "forward_backward",
 )
 
 LEAKY_RELU_SLOPE = 0.01  # torch.nn.LeakyReLU's default negative slope
@@ -126,7 +127,45 @@ class Backend:
                                               float(beta2), float(eps), int(step),
                                               float(weight_decay))
 
+    def forward_backward(self, x, labels, weights, biases, weight_grads, bias_grads, acts,
+                         grads, activation):
+        """A whole training step's forward and backward pass of a plain MLP; returns the loss.
+
+        Layer i computes acts[i] = act_i(acts[i-1] @ weights[i].T + biases[i]) (acts[-1] = x),
+        with `activation` on hidden layers and identity on the last; the loss is softmax
+        cross-entropy of acts[-1] against labels. Fills weight_grads/bias_grads, using
+        grads[i] (same shapes as acts[i]) as scratch for d(loss)/d(pre-activation).
+        The NumPy version is the kernel sequence below; a compiled backend may run it as
+        one native call, which removes the per-kernel Python overhead on small networks.
+        """
+        check.check_forward_backward(x, labels, weights, biases, weight_grads, bias_grads,
+                                     acts, grads, activation)
+        return float(self._impl("_forward_backward", x.dtype)(
+            x, labels, weights, biases, weight_grads, bias_grads, acts, grads, activation))
+
     # -- NumPy reference implementations (the oracle) -----------------------------------
+    def _forward_backward(self, x, labels, weights, biases, weight_grads, bias_grads, acts,
+                          grads, activation):
+        # Composed from the public kernels, so a backend that lacks a fused step still
+        # runs its own native kernels here.
+        last = len(weights) - 1
+        inp = x
+        for i in range(last + 1):
+            self.dense_forward(inp, weights[i], biases[i], acts[i],
+                               "identity" if i == last else activation)
+            inp = acts[i]
+        loss = self.softmax_cross_entropy(acts[last], labels, grads[last])
+        for i in range(last, -1, -1):
+            inp = x if i == 0 else acts[i - 1]
+            self.gemm(grads[i], inp, weight_grads[i], trans_a=True)
+            self.bias_grad(grads[i], bias_grads[i])
+            if i > 0:
+                self.gemm(grads[i], weights[i], grads[i - 1])
+                self.activation_backward(activation, grads[i - 1], acts[i - 1], None,
+                                         grads[i - 1])
+        return loss
+
+
     def _gemm(self, a, b, out, trans_a, trans_b, alpha, beta):
         opa = a.T if trans_a else a
         opb = b.T if trans_b else b

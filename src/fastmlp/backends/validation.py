@@ -183,3 +183,68 @@ def check_adam_hyperparameters(lr, beta1, beta2, eps, weight_decay):
         raise ValueError(f"eps must be > 0, got {eps!r}")
     if not weight_decay >= 0.0:
         raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+
+
+def check_forward_backward(x, labels, weights, biases, weight_grads, bias_grads, acts, grads,
+                           activation):
+    layers = len(weights)
+    if layers == 0:
+        raise ValueError("forward_backward needs at least one layer")
+    for seq, name in ((biases, "biases"), (weight_grads, "weight_grads"),
+                      (bias_grads, "bias_grads"), (acts, "acts"), (grads, "grads")):
+        if len(seq) != layers:
+            raise ValueError(f"{name} has {len(seq)} entries but weights has {layers}")
+    check_activation(activation)
+    _array(x, "x")
+    _ndim(x, "x", 2)
+    n = x.shape[0]
+    inp = x.shape[1]
+    for i in range(layers):
+        w, b, gw, gb, a, g = (weights[i], biases[i], weight_grads[i], bias_grads[i], acts[i],
+                              grads[i])
+        _array(w, f"weights[{i}]")
+        _ndim(w, f"weights[{i}]", 2)
+        f = w.shape[0]
+        if w.shape[1] != inp:
+            raise ValueError(f"weights[{i}] has shape {w.shape}, expected ({f}, {inp})")
+        for arr, name, shape in ((b, f"biases[{i}]", (f,)), (gw, f"weight_grads[{i}]", w.shape),
+                                 (gb, f"bias_grads[{i}]", (f,)), (a, f"acts[{i}]", (n, f)),
+                                 (g, f"grads[{i}]", (n, f))):
+            _array(arr, name)
+            if arr.shape != shape:
+                raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
+        for arr, name in ((gw, f"weight_grads[{i}]"), (gb, f"bias_grads[{i}]"),
+                          (a, f"acts[{i}]"), (g, f"grads[{i}]")):
+            if not arr.flags.writeable:
+                raise ValueError(f"{name} must be writable")
+        _same_dtype(x, "x", (w, f"weights[{i}]"), (b, f"biases[{i}]"),
+                    (gw, f"weight_grads[{i}]"), (gb, f"bias_grads[{i}]"), (a, f"acts[{i}]"),
+                    (g, f"grads[{i}]"))
+        inp = f
+    # buffers that are written must not overlap anything else
+    named = [(x, "x", False)]
+    for i in range(layers):
+        named += [(weights[i], f"weights[{i}]", False), (biases[i], f"biases[{i}]", False),
+                  (weight_grads[i], f"weight_grads[{i}]", True),
+                  (bias_grads[i], f"bias_grads[{i}]", True),
+                  (acts[i], f"acts[{i}]", True), (grads[i], f"grads[{i}]", True)]
+    _check_disjoint(named)
+    if not isinstance(labels, np.ndarray) or labels.dtype != np.int64:
+        raise TypeError("labels must be an int64 numpy array")
+    if labels.shape != (n,) or not labels.flags.c_contiguous:
+        raise ValueError(f"labels must be contiguous with shape {(n,)}, got {labels.shape}")
+    classes = weights[-1].shape[0]
+    if n and (labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(f"labels must lie in [0, {classes}), got [{labels.min()}, {labels.max()}]")
+
+
+def _check_disjoint(named):
+    """named: (contiguous array, name, written). A written array may overlap no other."""
+    spans = sorted((a.__array_interface__["data"][0], a.nbytes, name, w)
+                   for a, name, w in named if a.nbytes)
+    end, end_name, end_written = -1, None, False
+    for start, size, name, written in spans:
+        if start < end and (written or end_written):
+            raise ValueError(f"{name} must not overlap {end_name}")
+        if start + size > end:
+            end, end_name, end_written = start + size, name, written
