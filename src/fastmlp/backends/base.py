@@ -8,6 +8,8 @@ so each backend always offers every kernel and ``native_kernels()`` says which a
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import validation as check
@@ -214,12 +216,17 @@ class Backend:
         return loss
 
     def _adam_step(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay):
+        # Python-float coefficients keep every temporary in the parameters' dtype
         g = grad + weight_decay * param if weight_decay else grad
         m *= beta1
-        m += (1 - beta1) * g
+        m += (1.0 - beta1) * g
         v *= beta2
-        v += (1 - beta2) * (g * g)
-        bias1 = 1 - beta1 ** step
-        bias2 = 1 - beta2 ** step
-        denom = np.sqrt(v) / np.sqrt(bias2) + eps
-        param -= (lr / bias1) * m / denom
+        v += (1.0 - beta2) * (g * g)
+        bias1 = 1.0 - beta1 ** step
+        bias2 = 1.0 - beta2 ** step
+        denom = np.sqrt(v)
+        denom *= 1.0 / math.sqrt(bias2)
+        denom += eps
+        update = np.divide(m, denom, out=denom)
+        update *= lr / bias1
+        param -= update
