@@ -17,6 +17,7 @@ from .backends import (
     set_backend,
     set_num_threads,
 )
+from .estimator import MLPClassifier
 from .model import MLP
 from .optim import Adam
 from .train import History, train
@@ -24,6 +25,6 @@ from .train import History, train
 __version__ = "0.1.0"
 
 __all__ = [
-    "MLP", "Adam", "History", "train", "datasets", "Backend", "BackendError",
+    "MLP", "MLPClassifier", "Adam", "History", "train", "datasets", "Backend", "BackendError",
     "available_backends", "get_backend", "set_backend", "get_num_threads", "set_num_threads",
 ]
