@@ -1,7 +1,6 @@
-"""The Numba backend: @njit kernels compiled on first use and cached on disk (cache=True)."""
+"""The Numba backend: @njit kernels (fastmlp.backends.numba_kernels), compiled on first
+use and cached on disk (cache=True), float32 only (float64 falls back to NumPy)."""
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -9,40 +8,47 @@ from .base import Backend
 
 try:
     import numba
-    from numba import njit, prange
 except ImportError as exc:  # pragma: no cover - numba is a declared dependency
     raise ImportError(f"numba is not importable ({exc}); install it with `pip install numba`") from exc
 
-_OPTS = dict(cache=True, nogil=True, fastmath=False)
+from .numba_kernels import activations, adam, bias_grad, gemm, loss
 
-
-@njit(parallel=True, **_OPTS)
-def _adam_kernel(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay):
-    bias1 = 1.0 - beta1 ** step
-    bias2 = 1.0 - beta2 ** step
-    step_size = np.float32(lr / bias1)
-    inv_sqrt_bias2 = np.float32(1.0 / math.sqrt(bias2))
-    b1 = np.float32(beta1)
-    b2 = np.float32(beta2)
-    wd = np.float32(weight_decay)
-    e = np.float32(eps)
-    one = np.float32(1.0)
-    for i in prange(param.size):
-        g = grad[i] + wd * param[i]
-        mi = b1 * m[i] + (one - b1) * g
-        vi = b2 * v[i] + (one - b2) * g * g
-        m[i] = mi
-        v[i] = vi
-        param[i] -= step_size * mi / (math.sqrt(vi) * inv_sqrt_bias2 + e)
+_NO_BIAS = np.empty(0, np.float32)
 
 
 class NumbaBackend(Backend):
     name = "numba"
     native_dtypes = (np.dtype(np.float32),)
 
+    def _gemm(self, a, b, out, trans_a, trans_b, alpha, beta):
+        gemm.gemm_epilogue(a, b, trans_a, trans_b, alpha, beta, out, _NO_BIAS,
+                           activations.IDENTITY, out, False)
+
+    def _dense_forward(self, x, w, b, out, activation, pre):
+        # x @ w.T lands in pre (or out); bias and activation follow per block, in cache
+        dst = out if pre is None else pre
+        gemm.gemm_epilogue(x, w, False, True, 1.0, 0.0, dst, b, activations.CODES[activation],
+                           out, pre is not None)
+
+    def _activation_backward(self, activation, grad, out_act, pre, out):
+        ref = out_act if out_act is not None else pre
+        if activation == "identity":
+            if out is not grad:
+                np.copyto(out, grad)
+            return
+        activations.activation_backward(grad.reshape(-1), ref.reshape(-1), out.reshape(-1),
+                                        activations.CODES[activation])
+
+    def _bias_grad(self, grad, out):
+        bias_grad.bias_grad(grad, out)
+
+    def _softmax_cross_entropy(self, logits, labels, grad):
+        row_loss = np.empty(logits.shape[0], np.float64)
+        return loss.softmax_cross_entropy(logits, labels, grad, row_loss)
+
     def _adam_step(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay):
-        _adam_kernel(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
-                     lr, beta1, beta2, eps, step, weight_decay)
+        adam.adam_step(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
+                       lr, beta1, beta2, eps, step, weight_decay)
 
     @staticmethod
     def set_num_threads(n):

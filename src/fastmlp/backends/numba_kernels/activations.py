@@ -1,0 +1,62 @@
+"""Activation functions and their derivatives, as scalar float32 code for fused loops.
+
+Each activation has an integer code so a compiled kernel can take it as an argument;
+the formulas round exactly like the NumPy oracle (fastmlp.backends.base).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from ..base import LEAKY_RELU_SLOPE
+from .options import JIT
+
+IDENTITY, RELU, LEAKY_RELU, SIGMOID, TANH = range(5)
+CODES = {"identity": IDENTITY, "relu": RELU, "leaky_relu": LEAKY_RELU,
+         "sigmoid": SIGMOID, "tanh": TANH}
+
+# float32 constants: a Python float literal would promote the arithmetic to float64
+_ZERO = np.float32(0.0)
+_ONE = np.float32(1.0)
+_SLOPE = np.float32(LEAKY_RELU_SLOPE)
+
+
+@njit(inline="always", **JIT)
+def activate(z, code):
+    """act(z) for one float32 value."""
+    if code == RELU:
+        return _ZERO if z < _ZERO else z  # NaN stays NaN, like np.maximum
+    if code == LEAKY_RELU:
+        return z * (_ONE if z > _ZERO else _SLOPE)
+    if code == SIGMOID:
+        e = np.float32(math.exp(-abs(z)))  # exp of a non-positive number: no overflow
+        return (_ONE if z >= _ZERO else e) / (_ONE + e)
+    if code == TANH:
+        return np.float32(math.tanh(z))
+    return z
+
+
+@njit(inline="always", **JIT)
+def backward(g, ref, code):
+    """g * act'(.) from ref = act(pre) (or pre itself for the relu-like activations)."""
+    if code == RELU:
+        return g * (_ONE if ref > _ZERO else _ZERO)  # a multiply, so inf * 0 gives NaN as in NumPy
+    if code == LEAKY_RELU:
+        return g * (_ONE if ref > _ZERO else _SLOPE)
+    if code == SIGMOID:
+        return g * (ref * (_ONE - ref))
+    if code == TANH:
+        return g * (_ONE - ref * ref)
+    return g
+
+
+@njit(parallel=True, **JIT)
+def activation_backward(grad, ref, out, code):
+    """out = grad * act'(ref) elementwise over flat arrays; out may be grad itself."""
+    n = grad.size
+    chunk = 4096
+    for c in prange((n + chunk - 1) // chunk):
+        for i in range(c * chunk, min(n, (c + 1) * chunk)):
+            out[i] = backward(grad[i], ref[i], code)

@@ -1,0 +1,135 @@
+"""The numba backend's own kernels: GEMM blocking edges, thread-count independence,
+argument checking. (tests/test_parity.py runs every kernel against the NumPy oracle.)"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fastmlp import backends
+from fastmlp.backends.numba_kernels.gemm import KC, RC
+from fastmlp.backends.numba_kernels.simd import MR, NR
+
+pytestmark = pytest.mark.skipif(not backends.available_backends().get("numba"),
+                                reason="numba backend does not load")
+
+EPS32 = float(np.finfo(np.float32).eps)
+
+
+@pytest.fixture
+def numba_backend():
+    backend = backends.get_backend("numba")
+    before = backends.get_num_threads()
+    yield backend
+    backends.set_num_threads(before or 2)
+
+
+def _rand(rng, shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def _gemm_case(rng, m, n, k, trans_a, trans_b):
+    a = _rand(rng, (k, m) if trans_a else (m, k))
+    b = _rand(rng, (n, k) if trans_b else (k, n))
+    return a, b, (a.T if trans_a else a), (b.T if trans_b else b)
+
+
+# Sizes around the microkernel tile (MR x NR), a task's rows (RC) and a k slice (KC),
+# so every partial tile, partial task and multi-slice path runs.
+EDGE = sorted({1, 7, 17, 33, 129, MR - 1, MR + 1, NR + 1, RC + 1})
+SHAPES = ([(m, n, k) for m in EDGE for n in (1, 17, NR + 1, 129) for k in (0, 1, 33)]
+          + [(7, 129, KC + 33), (RC + 1, 17, 2 * KC + 1), (129, 130, 129)])
+
+
+@pytest.mark.parametrize("m,n,k", SHAPES, ids=[f"{m}x{n}x{k}" for m, n, k in SHAPES])
+@pytest.mark.parametrize("trans_a,trans_b", [(False, False), (False, True), (True, False),
+                                             (True, True)], ids=["NN", "NT", "TN", "TT"])
+def test_gemm_edge_shapes(numba_backend, m, n, k, trans_a, trans_b):
+    rng = np.random.default_rng(m * 10007 + n * 101 + k)
+    a, b, opa, opb = _gemm_case(rng, m, n, k, trans_a, trans_b)
+    c0 = _rand(rng, (m, n))
+    got = c0.copy()
+    numba_backend.gemm(a, b, got, trans_a=trans_a, trans_b=trans_b, alpha=-0.5, beta=1.5)
+    want = -0.5 * (opa.astype(np.float64) @ opb) + 1.5 * c0.astype(np.float64)
+    # float32 recursive summation of k products (in any order, FMA or not) is within
+    # k*eps*(|op(a)| @ |op(b)|) of the exact result (Higham, Thm 3.5); alpha, beta and the
+    # final add contribute two more roundings of |alpha|*that + |beta * c0|.
+    bound = 0.5 * (np.abs(opa).astype(np.float64) @ np.abs(opb)) + np.abs(1.5 * c0)
+    assert np.all(np.abs(got - want) <= (k + 2) * EPS32 * bound + 1e-30)
+
+
+@pytest.mark.parametrize("k", [0, 5, KC + 1])
+def test_gemm_beta_zero_never_reads_out(numba_backend, k):
+    rng = np.random.default_rng(k)
+    a, b, opa, opb = _gemm_case(rng, 19, 37, k, False, True)
+    out = np.full((19, 37), np.nan, np.float32)
+    numba_backend.gemm(a, b, out, trans_b=True)
+    assert np.all(np.isfinite(out))
+    if k == 0:
+        assert np.all(out == 0)
+
+
+def _run_all_kernels(backend, rng):
+    """Every native kernel once, at shapes that split into several parallel tasks."""
+    n, k, f = 133, KC + 77, 2 * RC + 5
+    x, w, b = _rand(rng, (n, k)), _rand(rng, (f, k)), _rand(rng, f)
+    pre, out = np.empty((n, f), np.float32), np.empty((n, f), np.float32)
+    backend.dense_forward(x, w, b, out, "tanh", pre)
+    grad = _rand(rng, (n, f))
+    backend.activation_backward("tanh", grad, out, None, grad)
+    dw, db = np.empty((f, k), np.float32), np.empty(f, np.float32)
+    backend.gemm(grad, x, dw, trans_a=True)
+    backend.bias_grad(grad, db)
+    dx = np.empty((n, k), np.float32)
+    backend.gemm(grad, w, dx)
+    logits, labels = _rand(rng, (n, 10)), rng.integers(0, 10, n)
+    dlogits = np.empty_like(logits)
+    loss = backend.softmax_cross_entropy(logits, labels, dlogits)
+    param, m, v = _rand(rng, 70001), np.zeros(70001, np.float32), np.zeros(70001, np.float32)
+    backend.adam_step(param, _rand(rng, 70001), m, v, 1e-3, 0.9, 0.999, 1e-8, 1, 1e-4)
+    return [pre, out, grad, dw, db, dx, dlogits, np.float64(loss), param, m, v]
+
+
+def test_results_do_not_depend_on_the_thread_count(numba_backend):
+    runs = []
+    for threads in (1, 2, 1):
+        backends.set_num_threads(threads)
+        runs.append(_run_all_kernels(numba_backend, np.random.default_rng(7)))
+    for other in runs[1:]:
+        for got, want in zip(other, runs[0]):
+            np.testing.assert_array_equal(got, want)  # bitwise, not approximately
+
+
+def test_every_kernel_is_native(numba_backend):
+    assert set(numba_backend.native_kernels()) >= {
+        "gemm", "dense_forward", "activation_backward", "bias_grad",
+        "softmax_cross_entropy", "adam_step"}
+
+
+def test_bad_arguments_are_rejected_before_the_kernel_runs(numba_backend):
+    rng = np.random.default_rng(0)
+    a, b = _rand(rng, (4, 5)), _rand(rng, (5, 6))
+    with pytest.raises(ValueError, match="inner dimensions"):
+        numba_backend.gemm(a, b[:4].copy(), np.empty((4, 6), np.float32))
+    with pytest.raises(ValueError, match="out must have shape"):
+        numba_backend.gemm(a, b, np.empty((4, 7), np.float32))
+    with pytest.raises(ValueError, match="C-contiguous"):
+        numba_backend.gemm(a, np.asfortranarray(b), np.empty((4, 6), np.float32))
+    with pytest.raises(TypeError, match="dtype"):
+        numba_backend.gemm(a, b.astype(np.float64), np.empty((4, 6), np.float32))
+    with pytest.raises(ValueError, match="overlap"):
+        square = _rand(rng, (5, 5))
+        numba_backend.gemm(a, square, square[:4])
+    with pytest.raises(ValueError, match="labels must lie"):
+        numba_backend.softmax_cross_entropy(_rand(rng, (3, 4)), np.array([0, 4, 1]),
+                                            np.empty((3, 4), np.float32))
+    with pytest.raises(ValueError, match="unknown activation"):
+        numba_backend.dense_forward(a, _rand(rng, (3, 5)), _rand(rng, 3),
+                                    np.empty((4, 3), np.float32), "gelu")
+
+
+def test_float64_runs_the_numpy_code(numba_backend):
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal((9, 11)), rng.standard_normal((11, 3))
+    out = np.empty((9, 3))
+    numba_backend.gemm(a, b, out)
+    np.testing.assert_allclose(out, a @ b, rtol=1e-12, atol=1e-12)
