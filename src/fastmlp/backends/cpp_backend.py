@@ -1,4 +1,11 @@
-"""The C++ backend: kernels from the pybind11 extension fastmlp._cpp (built from csrc/)."""
+"""The C++ backend: kernels from the pybind11 extension fastmlp._cpp (built from csrc/).
+
+Every kernel is native for float32 (other dtypes use the NumPy code of the base class).
+The per-step kernels, `forward_backward` and `adam_step`, skip the Python argument checks:
+the extension checks the same things itself (dtype, contiguity, writability, shapes,
+aliasing, label range, hyperparameters), raising the same exception types with messages
+that name the argument, and that saves tens of microseconds per training step.
+"""
 from __future__ import annotations
 
 import numpy as np
@@ -12,13 +19,50 @@ except ImportError as exc:  # pragma: no cover - depends on how the package was 
         f"the C++ extension fastmlp._cpp is not importable ({exc}); reinstall fastmlp with "
         "`pip install .` (needs a C++17 compiler with OpenMP) to build it") from exc
 
+_FLOAT32 = np.dtype(np.float32)
+
 
 class CppBackend(Backend):
     name = "cpp"
-    native_dtypes = (np.dtype(np.float32),)
+    native_dtypes = (_FLOAT32,)
+
+    # -- per-step kernels: validated in C++ only ---------------------------------------
+    def forward_backward(self, x, labels, weights, biases, weight_grads, bias_grads, acts,
+                         grads, activation):
+        if getattr(x, "dtype", None) != _FLOAT32:  # float64 or bad input: the checked NumPy path
+            return super().forward_backward(x, labels, weights, biases, weight_grads,
+                                            bias_grads, acts, grads, activation)
+        return _cpp.forward_backward(x, labels, weights, biases, weight_grads, bias_grads, acts,
+                                     grads, activation)
+
+    def adam_step(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay=0.0):
+        if getattr(param, "dtype", None) != _FLOAT32:
+            return super().adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay)
+        _cpp.adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay)
+
+    # -- the kernels behind the checked public methods ---------------------------------
+    def _gemm(self, a, b, out, trans_a, trans_b, alpha, beta):
+        _cpp.gemm(a, b, out, trans_a, trans_b, alpha, beta)
+
+    def _dense_forward(self, x, w, b, out, activation, pre):
+        _cpp.dense_forward(x, w, b, out, activation, pre)
+
+    def _activation_backward(self, activation, grad, out_act, pre, out):
+        _cpp.activation_backward(activation, grad, out_act, pre, out)
+
+    def _bias_grad(self, grad, out):
+        _cpp.bias_grad(grad, out)
+
+    def _softmax_cross_entropy(self, logits, labels, grad):
+        return _cpp.softmax_cross_entropy(logits, labels, grad)
 
     def _adam_step(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay):
         _cpp.adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay)
+
+    def _forward_backward(self, x, labels, weights, biases, weight_grads, bias_grads, acts,
+                          grads, activation):
+        return _cpp.forward_backward(x, labels, weights, biases, weight_grads, bias_grads, acts,
+                                     grads, activation)
 
     @staticmethod
     def set_num_threads(n):
@@ -26,4 +70,5 @@ class CppBackend(Backend):
 
     @staticmethod
     def details():
-        return f"isa={_cpp.isa()}, threads={_cpp.num_threads()}, flush_denormals={_cpp.flush_denormals()}"
+        return (f"isa={_cpp.isa()}, threads={_cpp.num_threads()}, "
+                f"flush_denormals={_cpp.flush_denormals()}")

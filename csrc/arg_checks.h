@@ -1,0 +1,102 @@
+// Argument checks for the bindings. Each raises TypeError (wrong type or dtype) or
+// ValueError (layout, shape, aliasing, range) with a message that names the argument,
+// mirroring fastmlp/backends/validation.py, so no Python input reaches a kernel unchecked.
+#pragma once
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "activation.h"
+
+namespace fastmlp::checks {
+
+namespace py = pybind11;
+using i64 = std::int64_t;
+
+inline std::string shape_str(const std::vector<i64>& dims) {
+  std::string s = "(";
+  for (std::size_t i = 0; i < dims.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(dims[i]);
+  return s + (dims.size() == 1 ? ",)" : ")");
+}
+
+inline std::vector<i64> shape_of(const py::array& a) {
+  return std::vector<i64>(a.shape(), a.shape() + a.ndim());
+}
+
+// A float32, C-contiguous ndarray (writable when `writable`).
+inline py::array float32_array(const py::handle& obj, const std::string& name,
+                               bool writable = false) {
+  if (!py::isinstance<py::array>(obj))
+    throw py::type_error(name + " must be a numpy.ndarray, got " +
+                         std::string(py::str(obj.get_type().attr("__name__"))));
+  auto a = py::reinterpret_borrow<py::array>(obj);
+  if (!py::isinstance<py::array_t<float>>(a))  // also rejects non-native byte order
+    throw py::type_error(name + " must be float32, got dtype " + std::string(py::str(a.dtype())));
+  if (!(a.flags() & py::array::c_style))
+    throw py::value_error(name + " must be C-contiguous (use np.ascontiguousarray)");
+  if (writable && !a.writeable()) throw py::value_error(name + " must be writable");
+  return a;
+}
+
+inline py::array float32_out(const py::handle& obj, const std::string& name) {
+  return float32_array(obj, name, true);
+}
+
+inline float* data(const py::array& a) { return static_cast<float*>(const_cast<void*>(a.data())); }
+
+inline void ndim(const py::array& a, const std::string& name, int expected) {
+  if (a.ndim() != expected)
+    throw py::value_error(name + " must be " + std::to_string(expected) + "-D, got shape " +
+                          shape_str(shape_of(a)));
+}
+
+inline void shape(const py::array& a, const std::string& name, const std::vector<i64>& expected) {
+  if (shape_of(a) != expected)
+    throw py::value_error(name + " must have shape " + shape_str(expected) + ", got " +
+                          shape_str(shape_of(a)));
+}
+
+inline bool overlaps(const py::array& a, const py::array& b) {
+  auto pa = static_cast<const char*>(a.data()), pb = static_cast<const char*>(b.data());
+  return a.nbytes() > 0 && b.nbytes() > 0 && pa < pb + b.nbytes() && pb < pa + a.nbytes();
+}
+
+inline void disjoint(const py::array& out, const std::string& out_name, const py::array& in,
+                     const std::string& in_name) {
+  if (overlaps(out, in)) throw py::value_error(out_name + " must not overlap " + in_name);
+}
+
+// Contiguous int64 labels of shape (n,), each in [0, classes).
+inline const i64* labels(const py::handle& obj, i64 n, i64 classes) {
+  if (!py::isinstance<py::array_t<i64>>(obj))
+    throw py::type_error("labels must be an int64 numpy array, got " +
+                         std::string(py::str(py::hasattr(obj, "dtype") ? obj.attr("dtype")
+                                                                        : obj.get_type().attr("__name__"))));
+  auto a = py::reinterpret_borrow<py::array>(obj);
+  if (a.ndim() != 1 || a.shape(0) != n || !(a.flags() & py::array::c_style))
+    throw py::value_error("labels must be contiguous with shape " + shape_str({n}) + ", got " +
+                          shape_str(shape_of(a)));
+  const i64* y = static_cast<const i64*>(a.data());
+  for (i64 i = 0; i < n; ++i)
+    if (y[i] < 0 || y[i] >= classes)
+      throw py::value_error("labels must lie in [0, " + std::to_string(classes) + "), got " +
+                            std::to_string(y[i]) + " at index " + std::to_string(i));
+  return y;
+}
+
+inline Activation activation(const py::handle& obj) {
+  static const char* const names[] = {"identity", "relu", "leaky_relu", "sigmoid", "tanh"};
+  if (py::isinstance<py::str>(obj)) {
+    const std::string s = obj.cast<std::string>();
+    for (int i = 0; i < 5; ++i)
+      if (s == names[i]) return static_cast<Activation>(i);
+  }
+  throw py::value_error("unknown activation " + std::string(py::repr(obj)) +
+                        "; known: identity, relu, leaky_relu, sigmoid, tanh");
+}
+
+}  // namespace fastmlp::checks

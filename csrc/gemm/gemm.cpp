@@ -1,0 +1,107 @@
+#include "gemm/gemm.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "gemm/pack_buffer.h"
+#include "isa_tables.h"
+
+namespace fastmlp {
+namespace {
+
+// Below this many multiply-adds per thread, waking another thread costs more than it saves.
+constexpr double kMacsPerThread = 1 << 18;
+// Packing one element costs about as much as this many multiply-adds (for choosing splits).
+constexpr double kPackCost = 8.0;
+
+thread_local PackBuffer t_packed_a, t_packed_b;
+
+i64 ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
+
+struct Block {
+  i64 m0, m1, n0, n1;
+};
+
+// Thread `id`'s block of C when `threads` threads split it on a tm x tn grid; the grid
+// minimizes the slowest thread's tile-padded multiply-adds plus its packing.
+Block thread_block(const GemmProblem& p, const GemmKernels& kr, int threads, int id) {
+  int best_tm = 1;
+  double best = std::numeric_limits<double>::infinity();
+  for (int tm = 1; tm <= threads; ++tm) {
+    if (threads % tm) continue;
+    const double rows = static_cast<double>(ceil_div(ceil_div(p.m, kr.mr), tm) * kr.mr);
+    const double cols = static_cast<double>(ceil_div(ceil_div(p.n, kr.nr), threads / tm) * kr.nr);
+    const double cost = (rows * cols + kPackCost * (rows + cols)) * static_cast<double>(p.k);
+    if (cost < best) best = cost, best_tm = tm;
+  }
+  const int tn = threads / best_tm;
+  const Range r = split(p.m, best_tm, id / tn, kr.mr), c = split(p.n, tn, id % tn, kr.nr);
+  return {r.begin, r.end, c.begin, c.end};
+}
+
+// k == 0: C = beta * C (0 when beta == 0, without reading C), then the epilogue.
+void scale_block(const GemmProblem& p, const Block& blk, const Epilogue* epi) {
+  for (i64 i = blk.m0; i < blk.m1; ++i) {
+    float* row = p.c + i * p.ldc;
+    for (i64 j = blk.n0; j < blk.n1; ++j) row[j] = p.beta == 0.0f ? 0.0f : p.beta * row[j];
+  }
+  if (epi) epi->apply(blk.m0, blk.n0, blk.m1 - blk.m0, blk.n1 - blk.n0);
+}
+
+// The GotoBLAS loops over one block of C: for each nc-wide column block and kc-deep slice
+// pack op(B) once (kept in L2), then pack op(A) mc rows at a time and run the macro-kernel.
+void gemm_block(const GemmProblem& p, const GemmKernels& kr, const Ops& ops, const Block& blk) {
+  if (blk.m0 >= blk.m1 || blk.n0 >= blk.n1) return;
+  Epilogue epi = p.epilogue;
+  epi.c = p.c;
+  epi.ldc = p.ldc;
+  epi.ops = &ops;
+  const Epilogue* final_epi = epi.kind == Epilogue::Kind::none ? nullptr : &epi;
+  if (p.k == 0) return scale_block(p, blk, final_epi);
+
+  // Equal kc slices (fixed by k alone, so every thread sums in the same order).
+  const i64 kc = ceil_div(p.k, ceil_div(p.k, kr.kc));
+  const i64 mc_max = std::min<i64>(kr.mc, blk.m1 - blk.m0);
+  const i64 nc_max = std::min<i64>(kr.nc, blk.n1 - blk.n0);
+  float* pa = t_packed_a.get(static_cast<std::size_t>(ceil_div(mc_max, kr.mr) * kr.mr * kc));
+  float* pb = t_packed_b.get(static_cast<std::size_t>(ceil_div(nc_max, kr.nr) * kr.nr * kc));
+
+  for (i64 jc = blk.n0; jc < blk.n1; jc += kr.nc) {
+    const i64 nc = std::min<i64>(kr.nc, blk.n1 - jc);
+    for (i64 pc = 0; pc < p.k; pc += kc) {
+      const i64 depth = std::min(kc, p.k - pc);
+      const float* b = p.trans_b ? p.b + jc * p.ldb + pc : p.b + pc * p.ldb + jc;
+      kr.pack_b(b, p.ldb, p.trans_b, depth, nc, pb);
+      const float beta = pc == 0 ? p.beta : 1.0f;  // later slices accumulate onto C
+      const Epilogue* e = pc + depth == p.k ? final_epi : nullptr;
+      for (i64 ic = blk.m0; ic < blk.m1; ic += kr.mc) {
+        const i64 mc = std::min<i64>(kr.mc, blk.m1 - ic);
+        const float* a = p.trans_a ? p.a + pc * p.lda + ic : p.a + ic * p.lda + pc;
+        kr.pack_a(a, p.lda, p.trans_a, mc, depth, pa);
+        kr.macro(pa, pb, mc, nc, depth, p.c + ic * p.ldc + jc, p.ldc, p.alpha, beta, e, ic, jc);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int gemm_threads(i64 m, i64 n, i64 k, int limit) {
+  const double macs = static_cast<double>(m) * static_cast<double>(n) *
+                      static_cast<double>(std::max<i64>(k, 1));
+  return threads_for(macs, kMacsPerThread, limit);
+}
+
+void gemm(const GemmProblem& p, const Team& team) {
+  const Isa isa = active_isa();
+  const GemmKernels& kr = gemm_kernels_for(isa);
+  const int used = std::min(team.size, gemm_threads(p.m, p.n, p.k, team.size));
+  if (team.id >= used) return;
+  gemm_block(p, kr, ops_for(isa), thread_block(p, kr, used, team.id));
+}
+
+void gemm(const GemmProblem& p) {
+  run_team(gemm_threads(p.m, p.n, p.k, num_threads()), [&](const Team& team) { gemm(p, team); });
+}
+
+}  // namespace fastmlp

@@ -1,0 +1,27 @@
+// The loops around a microkernel (BLIS's macro-kernel), shared by the ISA translation
+// units. The A panel (MR x kc) stays in L1 while the B panels stream past it from L2.
+#pragma once
+#include <cstdint>
+
+#include "gemm/epilogue.h"
+
+namespace fastmlp {
+namespace {
+
+// tile(rows, cols, kc, a_panel, b_panel, c, ldc, alpha, beta) computes one C tile.
+template <int MR, int NR, class Tile>
+void macro_kernel(Tile tile, const float* pa, const float* pb, std::int64_t mc, std::int64_t nc,
+                  std::int64_t kc, float* c, std::int64_t ldc, float alpha, float beta,
+                  const Epilogue* epi, std::int64_t row0, std::int64_t col0) {
+  for (std::int64_t i = 0; i < mc; i += MR) {
+    const int rows = mc - i < MR ? static_cast<int>(mc - i) : MR;
+    for (std::int64_t j = 0; j < nc; j += NR) {
+      const int cols = nc - j < NR ? static_cast<int>(nc - j) : NR;
+      tile(rows, cols, kc, pa + i * kc, pb + j * kc, c + i * ldc + j, ldc, alpha, beta);
+      if (epi) epi->apply(row0 + i, col0 + j, rows, cols);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace fastmlp

@@ -1,0 +1,34 @@
+// What each ISA's GEMM translation unit provides (microkernel_<isa>.cpp): its register
+// tile, cache blocking, packing routines and the macro-kernel around its microkernel.
+//
+// Packed layouts (BLIS): op(A) in panels of MR rows, each panel k-major (MR floats per k);
+// op(B) in panels of NR columns, each k-major (NR floats per k); partial panels are
+// zero-padded, so the microkernel always reads whole, 64-byte-aligned vectors.
+#pragma once
+#include <cstdint>
+
+#include "gemm/epilogue.h"
+
+namespace fastmlp {
+
+struct GemmKernels {
+  int mr, nr;  // register tile of C
+  int mc, kc, nc;  // cache blocks: A block mc x kc, B block kc x nc (kept in L2)
+  // op(A)[rows x depth] at a (op(A)(i,p) = trans ? a[p*lda+i] : a[i*lda+p]) -> dst
+  void (*pack_a)(const float* a, std::int64_t lda, bool trans, std::int64_t rows,
+                 std::int64_t depth, float* dst);
+  // op(B)[depth x cols] at b (op(B)(p,j) = trans ? b[j*ldb+p] : b[p*ldb+j]) -> dst
+  void (*pack_b)(const float* b, std::int64_t ldb, bool trans, std::int64_t depth,
+                 std::int64_t cols, float* dst);
+  // C[rows x cols] = alpha * A_packed @ B_packed + beta * C (C not read when beta == 0),
+  // then epi (if any) on each tile; (row0, col0) is C's position in the whole output.
+  void (*macro)(const float* pa, const float* pb, std::int64_t rows, std::int64_t cols,
+                std::int64_t depth, float* c, std::int64_t ldc, float alpha, float beta,
+                const Epilogue* epi, std::int64_t row0, std::int64_t col0);
+};
+
+const GemmKernels& gemm_kernels_avx512();
+const GemmKernels& gemm_kernels_avx2();
+const GemmKernels& gemm_kernels_generic();
+
+}  // namespace fastmlp

@@ -1,0 +1,150 @@
+// Portable implementations of the Ops kernels, written as simple loops the compiler
+// vectorizes. Included by exactly one translation unit per ISA (ops_<isa>.cpp), each
+// compiled with its own -m flags and -ffp-contract=off, so every operation rounds once,
+// in the same order as the NumPy oracle (base.py). Internal linkage throughout: one
+// ISA's copy must never stand in for another's (so: builtins, not inline std:: helpers).
+#pragma once
+#include <cstdint>
+
+#include "activation.h"
+#include "ops/ops.h"
+#include "ops/vecmath.h"
+
+namespace fastmlp {
+namespace {
+
+using i64 = std::int64_t;
+
+// act(x), as base.apply_activation.
+template <Activation A>
+inline float activate(float x) {
+  if constexpr (A == Activation::relu) return x < 0.0f ? 0.0f : x;  // keeps NaN, like np.maximum
+  if constexpr (A == Activation::leaky_relu) return x * (x > 0.0f ? 1.0f : kLeakyReluSlope);
+  if constexpr (A == Activation::sigmoid) return sigmoid_f32(x);
+  if constexpr (A == Activation::tanh) return tanh_f32(x);
+  return x;
+}
+
+// grad * act'(.), from ref = act(pre) (relu-like: pre works too), as base._activation_backward.
+template <Activation A>
+inline float times_derivative(float grad, float ref) {
+  if constexpr (A == Activation::relu) return grad * (ref > 0.0f ? 1.0f : 0.0f);
+  if constexpr (A == Activation::leaky_relu) return grad * (ref > 0.0f ? 1.0f : kLeakyReluSlope);
+  if constexpr (A == Activation::sigmoid) return grad * (ref * (1.0f - ref));
+  if constexpr (A == Activation::tanh) return grad * (1.0f - ref * ref);
+  return grad;
+}
+
+template <Activation A>
+void bias_activation_rows(const float* bias, float* pre, i64 ldp, float* out, i64 ldo, i64 rows,
+                          i64 cols) {
+  for (i64 r = 0; r < rows; ++r) {
+    float* p = pre + r * ldp;
+    float* o = out + r * ldo;
+#pragma omp simd
+    for (i64 j = 0; j < cols; ++j) {
+      const float z = p[j] + bias[j];
+      p[j] = z;
+      o[j] = activate<A>(z);
+    }
+  }
+}
+
+void bias_activation(Activation act, const float* bias, float* pre, i64 ldp, float* out, i64 ldo,
+                     i64 rows, i64 cols) {
+  switch (act) {
+    case Activation::identity: return bias_activation_rows<Activation::identity>(bias, pre, ldp, out, ldo, rows, cols);
+    case Activation::relu: return bias_activation_rows<Activation::relu>(bias, pre, ldp, out, ldo, rows, cols);
+    case Activation::leaky_relu: return bias_activation_rows<Activation::leaky_relu>(bias, pre, ldp, out, ldo, rows, cols);
+    case Activation::sigmoid: return bias_activation_rows<Activation::sigmoid>(bias, pre, ldp, out, ldo, rows, cols);
+    case Activation::tanh: return bias_activation_rows<Activation::tanh>(bias, pre, ldp, out, ldo, rows, cols);
+  }
+}
+
+template <Activation A>
+void activation_backward_rows(const float* grad, i64 ldg, const float* ref, i64 ldr, float* out,
+                              i64 ldo, i64 rows, i64 cols) {
+  for (i64 r = 0; r < rows; ++r) {
+    const float* g = grad + r * ldg;
+    const float* f = ref + r * ldr;
+    float* o = out + r * ldo;
+#pragma omp simd
+    for (i64 j = 0; j < cols; ++j) o[j] = times_derivative<A>(g[j], f[j]);
+  }
+}
+
+void copy_rows(const float* src, i64 lds, float* dst, i64 ldd, i64 rows, i64 cols) {
+  if (src == dst && lds == ldd) return;
+  for (i64 r = 0; r < rows; ++r) {
+#pragma omp simd
+    for (i64 j = 0; j < cols; ++j) dst[r * ldd + j] = src[r * lds + j];
+  }
+}
+
+void activation_backward(Activation act, const float* grad, i64 ldg, const float* ref, i64 ldr,
+                         float* out, i64 ldo, i64 rows, i64 cols) {
+  switch (act) {
+    case Activation::identity: return copy_rows(grad, ldg, out, ldo, rows, cols);
+    case Activation::relu: return activation_backward_rows<Activation::relu>(grad, ldg, ref, ldr, out, ldo, rows, cols);
+    case Activation::leaky_relu: return activation_backward_rows<Activation::leaky_relu>(grad, ldg, ref, ldr, out, ldo, rows, cols);
+    case Activation::sigmoid: return activation_backward_rows<Activation::sigmoid>(grad, ldg, ref, ldr, out, ldo, rows, cols);
+    case Activation::tanh: return activation_backward_rows<Activation::tanh>(grad, ldg, ref, ldr, out, ldo, rows, cols);
+  }
+}
+
+void column_sums(const float* g, i64 ldg, i64 rows, i64 cols, float* out) {
+#pragma omp simd
+  for (i64 j = 0; j < cols; ++j) out[j] = 0.0f;
+  for (i64 i = 0; i < rows; ++i) {
+    const float* row = g + i * ldg;
+#pragma omp simd
+    for (i64 j = 0; j < cols; ++j) out[j] += row[j];
+  }
+}
+
+double softmax_xent_row(const float* z, i64 classes, i64 label, float n, float* grad) {
+  float mx = z[0];
+#pragma omp simd reduction(max : mx)
+  for (i64 j = 1; j < classes; ++j) mx = z[j] > mx ? z[j] : mx;
+  float sum = 0.0f;
+#pragma omp simd reduction(+ : sum)
+  for (i64 j = 0; j < classes; ++j) {
+    const float e = exp_f32(z[j] - mx);
+    grad[j] = e;
+    sum += e;
+  }
+  // grad = (e / sum - onehot) / n, rounding like the oracle's three in-place steps
+#pragma omp simd
+  for (i64 j = 0; j < classes; ++j) {
+    const float p = grad[j] / sum;
+    grad[j] = (j == label ? p - 1.0f : p) / n;
+  }
+  return __builtin_log(static_cast<double>(sum)) - static_cast<double>(z[label] - mx);
+}
+
+template <bool WeightDecay>
+void adam_loop(float* param, const float* grad, float* m, float* v, i64 n, const AdamCoeffs& k) {
+  const float b1 = k.beta1, c1 = k.one_minus_beta1, b2 = k.beta2, c2 = k.one_minus_beta2;
+  const float wd = k.weight_decay, step = k.step_size, sqrt_bc2 = k.sqrt_bias2, eps = k.eps;
+#pragma omp simd
+  for (i64 i = 0; i < n; ++i) {
+    const float g = WeightDecay ? grad[i] + wd * param[i] : grad[i];
+    const float mi = b1 * m[i] + c1 * g;
+    const float vi = b2 * v[i] + c2 * (g * g);
+    m[i] = mi;
+    v[i] = vi;
+    param[i] -= step * mi / (__builtin_sqrtf(vi) / sqrt_bc2 + eps);
+  }
+}
+
+void adam(float* param, const float* grad, float* m, float* v, i64 n, const AdamCoeffs& k) {
+  if (k.weight_decay != 0.0f)
+    adam_loop<true>(param, grad, m, v, n, k);
+  else
+    adam_loop<false>(param, grad, m, v, n, k);
+}
+
+const Ops kOps = {bias_activation, activation_backward, column_sums, softmax_xent_row, adam};
+
+}  // namespace
+}  // namespace fastmlp

@@ -1,0 +1,63 @@
+// OpenMP teams for the kernels: how many threads a piece of work gets, how it is split,
+// and the per-thread setup (denormal flushing) every computing thread needs.
+//
+// Work is only ever split into disjoint output ranges (never a reduction across threads),
+// so every result is bitwise identical for any thread count.
+#pragma once
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "dispatch.h"
+
+namespace fastmlp {
+
+using i64 = std::int64_t;
+
+// A thread's place in the team running a kernel. Stages of a multi-kernel call are
+// separated with barrier(); a team of one never waits.
+struct Team {
+  int id = 0;
+  int size = 1;
+  void barrier() const {
+    if (size > 1) {
+#pragma omp barrier
+    }
+  }
+};
+
+struct Range {
+  i64 begin, end;
+  i64 size() const { return end - begin; }
+};
+
+// Part `idx` of `parts` near-equal chunks of [0, n), with boundaries on multiples of `align`.
+inline Range split(i64 n, int parts, int idx, i64 align = 1) {
+  const i64 units = (n + align - 1) / align;
+  const i64 b = units * idx / parts * align, e = units * (idx + 1) / parts * align;
+  return {std::min(b, n), std::min(e, n)};
+}
+
+// Threads worth using for `work` units when each thread should get at least `grain`.
+inline int threads_for(double work, double grain, int limit) {
+  const double useful = work / grain;
+  return useful < 2.0 ? 1 : static_cast<int>(std::min<double>(limit, useful));
+}
+
+// Runs body(team) on `threads` threads (inline when 1), each with denormals flushed.
+template <class Body>
+void run_team(int threads, Body&& body) {
+  if (threads <= 1) {
+    DenormalGuard guard;
+    body(Team{0, 1});
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+    DenormalGuard guard;
+    body(Team{omp_get_thread_num(), omp_get_num_threads()});
+  }
+}
+
+}  // namespace fastmlp
