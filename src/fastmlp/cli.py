@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from . import backends as _backends
+from . import bench as _bench
 
 SEED_SIZES = "784,1024,512,10"
 
@@ -61,6 +62,7 @@ def build_parser():
     _add_runtime_options(e)
 
     sub.add_parser("backends", help="list backends, whether they load, and their native kernels")
+    _bench.add_parser(sub)
     return parser
 
 
@@ -134,6 +136,7 @@ def cmd_backends(args):
 
 
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "backends": cmd_backends}
+COMMANDS["bench"] = _bench.run_command
 
 
 def main(argv=None):

@@ -1,0 +1,79 @@
+"""`fastmlp bench`: the side-by-side report on the user's own CPU."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+from .. import backends
+from . import machine
+
+
+def _names(text):
+    return [s.strip() for s in text.split(",") if s.strip()]
+
+
+def add_parser(subparsers):
+    """Adds the `bench` subcommand to the `fastmlp` argument parser."""
+    from ..cli import SEED_SIZES, _positive_int, _sizes  # same parsing as `fastmlp train`
+
+    def thread_list(text):
+        return [_positive_int(t) for t in _names(text)]
+
+    p = subparsers.add_parser(
+        "bench", help="time every kernel and an epoch on each backend, against NumPy, "
+                      "PyTorch and this CPU's peak",
+        description="Times each kernel at the shapes of a training step, and a training "
+                    "epoch, on every backend side by side (same data, same threads), with "
+                    "NumPy's matmul, PyTorch (if installed) and this CPU's measured peak.")
+    p.add_argument("--backends", type=_names,
+                   help="comma-separated backends (default: every one that loads)")
+    p.add_argument("--threads", type=thread_list,
+                   help=f"comma-separated thread counts, e.g. 1,2 (default: {machine.cpu_count()}, "
+                        "the CPUs available)")
+    p.add_argument("--sizes", type=_sizes, default=_sizes(SEED_SIZES),
+                   help=f"layer sizes, input to output (default {SEED_SIZES})")
+    p.add_argument("--batch-size", type=_positive_int, default=128)
+    p.add_argument("--kernels", type=_names, help="comma-separated kernels (default: all)")
+    p.add_argument("--repeats", type=_positive_int, default=5,
+                   help="timed samples per kernel; the median is reported (default 5)")
+    p.add_argument("--epoch-steps", type=int, default=50,
+                   help="training steps timed per epoch measurement, scaled to a full "
+                        "epoch; 0 skips epochs (default 50)")
+    p.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if installed")
+    p.add_argument("--json", nargs="?", const="-", metavar="FILE",
+                   help="write the results as JSON to FILE (or stdout, instead of the table)")
+    p.add_argument("--plot", metavar="FILE.png", help="save a bar chart (needs matplotlib)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def run_command(args):
+    from .cases import Workload
+    from .report import format_text, plot, to_json
+    from .runner import run
+
+    machine.reexec_without_blas_overrides()
+    names = args.backends or [n for n, ok in backends.available_backends().items() if ok]
+    if args.plot and importlib.util.find_spec("matplotlib") is None:  # fail before timing
+        raise ValueError("--plot needs matplotlib: pip install 'fastmlp[plot]'")
+    unknown = [k for k in args.kernels or () if k not in backends.KERNELS]
+    if unknown:
+        raise ValueError(f"unknown kernel(s) {', '.join(unknown)}; known: {', '.join(backends.KERNELS)}")
+    if args.epoch_steps < 0:
+        raise ValueError(f"--epoch-steps must be >= 0, got {args.epoch_steps}")
+    results = run(Workload(tuple(args.sizes), args.batch_size), names,
+                  args.threads or [machine.cpu_count()], kernels=args.kernels,
+                  epoch_steps=args.epoch_steps, repeats=args.repeats,
+                  with_torch=not args.no_torch, progress=not args.no_progress)
+    if args.json == "-":
+        sys.stdout.write(to_json(results) + "\n")
+    else:
+        sys.stdout.write(format_text(results))
+        if args.json:
+            with open(args.json, "w") as f:
+                f.write(to_json(results) + "\n")
+            print(f"wrote {args.json}")
+    if args.plot:
+        plot(results, args.plot)
+        print(f"wrote {args.plot}", file=sys.stderr if args.json == "-" else sys.stdout)
+    return 0
