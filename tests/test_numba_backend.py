@@ -133,3 +133,45 @@ def test_float64_runs_the_numpy_code(numba_backend):
     out = np.empty((9, 3))
     numba_backend.gemm(a, b, out)
     np.testing.assert_allclose(out, a @ b, rtol=1e-12, atol=1e-12)
+
+
+TINY = np.float32(1e-39)  # a float32 denormal (smallest normal is about 1.18e-38)
+
+
+@pytest.fixture(params=[True, False], ids=["flush", "ieee"])
+def flushing(request, numba_backend):
+    """The numba backend with denormal flushing switched on or off; restored after."""
+    before = numba_backend.flush_denormals()
+    numba_backend.set_flush_denormals(request.param)
+    yield request.param
+    numba_backend.set_flush_denormals(before)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_denormals_flushed_only_when_switched_on(numba_backend, flushing, threads):
+    backends.set_num_threads(threads)
+    n, f = 64, 1024  # several parallel tasks per kernel, so pool threads compute too
+    x = np.full((n, 3), TINY, np.float32)
+    w = np.ones((f, 3), np.float32)
+    out = np.empty((n, f), np.float32)
+    numba_backend.dense_forward(x, w, np.zeros(f, np.float32), out, "identity")
+    grad = np.full((n, f), TINY, np.float32)
+    back = np.empty_like(grad)
+    half = np.full_like(grad, 0.5)
+    numba_backend.activation_backward("tanh", grad, half, None, back)  # grad * 0.75
+    db = np.empty(f, np.float32)
+    numba_backend.bias_grad(grad, db)
+    size = 70001
+    param, m, v = np.ones(size, np.float32), np.zeros(size, np.float32), np.zeros(size, np.float32)
+    numba_backend.adam_step(param, np.full(size, TINY, np.float32), m, v, 1e-3, 0.9, 0.999,
+                            1e-8, 1)
+    if flushing:  # denormal inputs read as zero, denormal results written as zero
+        for result in (out, back, db, m):
+            assert np.all(result == 0)
+    else:  # exact gradual underflow
+        np.testing.assert_array_equal(out, np.float32(3) * TINY)
+        np.testing.assert_array_equal(back, TINY * np.float32(0.75))
+        np.testing.assert_array_equal(db, np.float32(n) * TINY)
+        np.testing.assert_array_equal(m, np.float32(0.1) * TINY)
+    # the calling thread's MXCSR is restored: NumPy still produces denormals
+    assert np.float32(1e-38) * np.float32(0.1) != 0

@@ -1,6 +1,16 @@
 """The Numba backend: @njit kernels (fastmlp.backends.numba_kernels), compiled on first
-use and cached on disk (cache=True), float32 only (float64 falls back to NumPy)."""
+use and cached on disk (cache=True), float32 only (float64 falls back to NumPy).
+
+Denormals: every kernel runs with denormal floats flushed to zero (FTZ/DAZ set in MXCSR)
+in each thread that computes, and restores that thread's MXCSR afterwards, so denormal
+Adam moments and weights never slow training down. Switch it off for exact IEEE gradual
+underflow with FASTMLP_FLUSH_DENORMALS=0 in the environment (read at import) or
+`set_flush_denormals(False)` (this module, or the backend object), which mirrors
+`fastmlp._cpp.set_flush_denormals`.
+"""
 from __future__ import annotations
+
+import os
 
 import numpy as np
 
@@ -15,6 +25,20 @@ from .numba_kernels import activations, adam, bias_grad, gemm, loss
 
 _NO_BIAS = np.empty(0, np.float32)
 
+_flush = os.environ.get("FASTMLP_FLUSH_DENORMALS", "1").strip().lower() not in (
+    "0", "false", "no", "off")
+
+
+def flush_denormals():
+    """Whether the numba kernels flush denormals to zero (FTZ/DAZ)."""
+    return _flush
+
+
+def set_flush_denormals(on):
+    """Switches denormal flushing of the numba kernels on or off (default: on)."""
+    global _flush
+    _flush = bool(on)
+
 
 class NumbaBackend(Backend):
     name = "numba"
@@ -22,13 +46,13 @@ class NumbaBackend(Backend):
 
     def _gemm(self, a, b, out, trans_a, trans_b, alpha, beta):
         gemm.gemm_epilogue(a, b, trans_a, trans_b, alpha, beta, out, _NO_BIAS,
-                           activations.IDENTITY, out, False)
+                           activations.IDENTITY, out, False, _flush)
 
     def _dense_forward(self, x, w, b, out, activation, pre):
         # x @ w.T lands in pre (or out); bias and activation follow per block, in cache
         dst = out if pre is None else pre
         gemm.gemm_epilogue(x, w, False, True, 1.0, 0.0, dst, b, activations.CODES[activation],
-                           out, pre is not None)
+                           out, pre is not None, _flush)
 
     def _activation_backward(self, activation, grad, out_act, pre, out):
         ref = out_act if out_act is not None else pre
@@ -37,18 +61,21 @@ class NumbaBackend(Backend):
                 np.copyto(out, grad)
             return
         activations.activation_backward(grad.reshape(-1), ref.reshape(-1), out.reshape(-1),
-                                        activations.CODES[activation])
+                                        activations.CODES[activation], _flush)
 
     def _bias_grad(self, grad, out):
-        bias_grad.bias_grad(grad, out)
+        bias_grad.bias_grad(grad, out, _flush)
 
     def _softmax_cross_entropy(self, logits, labels, grad):
         row_loss = np.empty(logits.shape[0], np.float64)
-        return loss.softmax_cross_entropy(logits, labels, grad, row_loss)
+        return loss.softmax_cross_entropy(logits, labels, grad, row_loss, _flush)
 
     def _adam_step(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay):
         adam.adam_step(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
-                       lr, beta1, beta2, eps, step, weight_decay)
+                       lr, beta1, beta2, eps, step, weight_decay, _flush)
+
+    flush_denormals = staticmethod(flush_denormals)
+    set_flush_denormals = staticmethod(set_flush_denormals)
 
     @staticmethod
     def set_num_threads(n):
@@ -56,4 +83,5 @@ class NumbaBackend(Backend):
 
     @staticmethod
     def details():
-        return f"numba {numba.__version__}, threads={numba.get_num_threads()}"
+        return (f"numba {numba.__version__}, threads={numba.get_num_threads()}, "
+                f"flush_denormals={_flush}")

@@ -11,6 +11,7 @@ import numpy as np
 from numba import njit, prange
 
 from ..base import LEAKY_RELU_SLOPE
+from .denormals import flush_begin, flush_end
 from .options import JIT
 
 IDENTITY, RELU, LEAKY_RELU, SIGMOID, TANH = range(5)
@@ -53,10 +54,12 @@ def backward(g, ref, code):
 
 
 @njit(parallel=True, **JIT)
-def activation_backward(grad, ref, out, code):
+def activation_backward(grad, ref, out, code, flush):
     """out = grad * act'(ref) elementwise over flat arrays; out may be grad itself."""
     n = grad.size
     chunk = 4096
     for c in prange((n + chunk - 1) // chunk):
+        csr = flush_begin(flush)
         for i in range(c * chunk, min(n, (c + 1) * chunk)):
             out[i] = backward(grad[i], ref[i], code)
+        flush_end(csr)

@@ -6,13 +6,14 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .denormals import flush_begin, flush_end
 from .options import JIT
 
 _CHUNK = 16384  # elements per parallel task
 
 
 @njit(parallel=True, **JIT)
-def adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay):
+def adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, flush):
     """torch.optim.Adam on flat float32 arrays, every operation rounded like the NumPy
     oracle's sequence (float32 throughout, coefficients rounded from float64)."""
     b1 = np.float32(beta1)
@@ -26,6 +27,7 @@ def adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay):
     decay = weight_decay != 0.0
     size = param.size
     for task in prange((size + _CHUNK - 1) // _CHUNK):
+        csr = flush_begin(flush)
         for i in range(task * _CHUNK, min(size, (task + 1) * _CHUNK)):
             g = grad[i] + wd * param[i] if decay else grad[i]
             mi = b1 * m[i] + c1 * g
@@ -33,3 +35,4 @@ def adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay):
             m[i] = mi
             v[i] = vi
             param[i] -= (mi / (np.float32(math.sqrt(vi)) * inv_sqrt_bias2 + e)) * step_size
+        flush_end(csr)

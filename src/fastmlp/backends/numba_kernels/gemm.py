@@ -22,6 +22,7 @@ import numpy as np
 from numba import njit, prange
 
 from .activations import IDENTITY, activate
+from .denormals import flush_begin, flush_end
 from .options import JIT
 from .simd import MR, NR, TILE, microkernel
 
@@ -125,7 +126,7 @@ def _pack_u(u, u_trans, r0, rc, k, up):
 
 
 @njit(parallel=True, **JIT)
-def gemm_epilogue(a, b, trans_a, trans_b, alpha, beta, dst, bias, act, out, store_out):
+def gemm_epilogue(a, b, trans_a, trans_b, alpha, beta, dst, bias, act, out, store_out, flush):
     """dst = alpha * op(a) @ op(b) + beta * dst (+ bias), then act(dst) into out when
     store_out, else into dst when act or bias apply.
 
@@ -149,6 +150,7 @@ def gemm_epilogue(a, b, trans_a, trans_b, alpha, beta, dst, bias, act, out, stor
     _pack_v(v, v_trans, k, cols_total, vp)
     slices = max(1, (k + KC - 1) // KC)  # k == 0 still writes beta * dst and the epilogue
     for task in prange((rows_total + RC - 1) // RC):
+        csr = flush_begin(flush)
         r0 = task * RC
         rc = min(RC, rows_total - r0)
         up = np.empty(RC * k, np.float32)
@@ -171,3 +173,4 @@ def gemm_epilogue(a, b, trans_a, trans_b, alpha, beta, dst, bias, act, out, stor
                 _epilogue(dst, r0, r0 + rc, 0, cols_total, bias, act, out)
             else:
                 _epilogue(dst, 0, cols_total, r0, r0 + rc, bias, act, out)
+        flush_end(csr)

@@ -6,11 +6,12 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .denormals import flush_begin, flush_end
 from .options import JIT
 
 
 @njit(parallel=True, **JIT)
-def softmax_cross_entropy(logits, labels, grad, row_loss):
+def softmax_cross_entropy(logits, labels, grad, row_loss, flush):
     """Returns the mean loss; grad = (softmax(logits) - onehot(labels)) / N.
 
     One pass per row, max-subtracted like the NumPy oracle. Row losses go to row_loss
@@ -20,6 +21,7 @@ def softmax_cross_entropy(logits, labels, grad, row_loss):
     n, classes = logits.shape
     inv_n = np.float32(n)  # the oracle divides by n in float32
     for i in prange(n):
+        csr = flush_begin(flush)
         z = logits[i]
         g = grad[i]
         top = z[0]
@@ -38,6 +40,7 @@ def softmax_cross_entropy(logits, labels, grad, row_loss):
         g[label] -= np.float32(1.0)
         for j in range(classes):
             g[j] /= inv_n
+        flush_end(csr)
     loss = 0.0
     for i in range(n):
         loss += row_loss[i]
