@@ -23,6 +23,17 @@ KERNELS = (
     "softmax_cross_entropy",
     "adam_step",
     "forward_backward",
+    # issue #6: the building blocks of dropout, batch norm, other losses and optimizers
+    "activation_forward",
+    "mse_loss",
+    "sigmoid_binary_cross_entropy",
+    "dropout",
+    "batch_norm_forward",
+    "batch_norm_inference",
+    "batch_norm_backward",
+    "sgd_step",
+    "rmsprop_step",
+    "adamw_step",
 )
 
 LEAKY_RELU_SLOPE = 0.01  # torch.nn.LeakyReLU's default negative slope
@@ -145,6 +156,112 @@ class Backend:
         return float(self._impl("_forward_backward", x.dtype)(
             x, labels, weights, biases, weight_grads, bias_grads, acts, grads, activation))
 
+    def activation_forward(self, activation, x, out):
+        """out = act(x), elementwise; out may be x itself."""
+        check.check_activation_forward(activation, x, out)
+        self._impl("_activation_forward", out.dtype)(activation, x, out)
+        return out
+
+    def mse_loss(self, outputs, labels, grad):
+        """Mean squared error against one-hot targets, torch's MSELoss(reduction="mean").
+
+        Returns sum((outputs - onehot(labels))**2) / (N * C) and writes its gradient with
+        respect to the outputs (not the pre-activation): grad = 2 * (outputs - onehot) / (N * C).
+        """
+        check.check_mse_loss(outputs, labels, grad)
+        return float(self._impl("_mse_loss", outputs.dtype)(outputs, labels, grad))
+
+    def sigmoid_binary_cross_entropy(self, logits, labels, grad):
+        """Binary cross-entropy of sigmoid(logits) against labels in {0, 1}, from the logits.
+
+        logits has shape (N, 1). Returns mean(log(1 + exp(z)) - y * z), computed without
+        overflow (torch's BCEWithLogitsLoss); grad = (sigmoid(z) - y) / N w.r.t. the logits.
+        """
+        check.check_sigmoid_binary_cross_entropy(logits, labels, grad)
+        return float(self._impl("_sigmoid_binary_cross_entropy", logits.dtype)(logits, labels, grad))
+
+    def dropout(self, x, noise, p, out):
+        """Inverted dropout: out = x / (1 - p) where noise >= p, else 0; out may be x.
+
+        noise holds uniform [0, 1) draws made by the caller, so every backend drops the same
+        units; the backward pass calls this kernel again on the gradient with the same noise.
+        """
+        check.check_dropout(x, noise, p, out)
+        self._impl("_dropout", out.dtype)(x, noise, float(p), out)
+        return out
+
+    def batch_norm_forward(self, x, gamma, beta, out, mean, invstd, running_mean, running_var,
+                           momentum=0.1, eps=1e-5):
+        """Training-mode batch norm over the rows of x (torch.nn.BatchNorm1d semantics).
+
+        out = gamma * (x - mean) * invstd + beta with the batch mean and biased variance,
+        invstd = 1 / sqrt(var + eps); mean and invstd are stored for the backward pass, and
+        the running statistics move by `momentum` towards the batch mean and the unbiased
+        batch variance. Needs at least 2 rows.
+        """
+        check.check_batch_norm_forward(x, gamma, beta, out, mean, invstd, running_mean,
+                                       running_var, momentum, eps)
+        self._impl("_batch_norm_forward", x.dtype)(x, gamma, beta, out, mean, invstd,
+                                                   running_mean, running_var, float(momentum),
+                                                   float(eps))
+        return out
+
+    def batch_norm_inference(self, x, gamma, beta, running_mean, running_var, out, eps=1e-5):
+        """Evaluation-mode batch norm: out = gamma * (x - running_mean) / sqrt(running_var + eps) + beta."""
+        check.check_batch_norm_inference(x, gamma, beta, running_mean, running_var, out, eps)
+        self._impl("_batch_norm_inference", x.dtype)(x, gamma, beta, running_mean, running_var,
+                                                     out, float(eps))
+        return out
+
+    def batch_norm_backward(self, grad, x, gamma, mean, invstd, grad_x, grad_gamma, grad_beta):
+        """Gradients of training-mode batch norm, from the forward pass's x, mean and invstd.
+
+        With xhat = (x - mean) * invstd and g = grad (w.r.t. the output):
+        grad_beta = sum(g), grad_gamma = sum(g * xhat) (over rows), and
+        grad_x = gamma * invstd * (g - grad_beta / N - xhat * grad_gamma / N).
+        grad_x may be grad itself.
+        """
+        check.check_batch_norm_backward(grad, x, gamma, mean, invstd, grad_x, grad_gamma,
+                                        grad_beta)
+        self._impl("_batch_norm_backward", x.dtype)(grad, x, gamma, mean, invstd, grad_x,
+                                                    grad_gamma, grad_beta)
+        return grad_x
+
+    def sgd_step(self, param, grad, buf, lr, momentum=0.0, nesterov=False, weight_decay=0.0):
+        """One in-place torch.optim.SGD step (dampening 0); buf is the momentum buffer.
+
+        g = grad + weight_decay * param; buf = momentum * buf + g (buf starts at zero, so
+        the first step sets buf = g as torch does); the step uses g + momentum * buf with
+        nesterov, else buf; param -= lr * step. Without momentum, buf may be None.
+        """
+        check.check_sgd_step(param, grad, buf, lr, momentum, nesterov, weight_decay)
+        self._impl("_sgd_step", param.dtype)(param, grad, buf, float(lr), float(momentum),
+                                             bool(nesterov), float(weight_decay))
+
+    def rmsprop_step(self, param, grad, square_avg, buf, lr, alpha=0.99, eps=1e-8,
+                     momentum=0.0, weight_decay=0.0):
+        """One in-place torch.optim.RMSprop step (centered=False).
+
+        g = grad + weight_decay * param; square_avg = alpha * square_avg + (1 - alpha) * g**2;
+        d = g / (sqrt(square_avg) + eps); with momentum, buf = momentum * buf + d and
+        param -= lr * buf, else param -= lr * d (buf may then be None).
+        """
+        check.check_rmsprop_step(param, grad, square_avg, buf, lr, alpha, eps, momentum,
+                                 weight_decay)
+        self._impl("_rmsprop_step", param.dtype)(param, grad, square_avg, buf, float(lr),
+                                                 float(alpha), float(eps), float(momentum),
+                                                 float(weight_decay))
+
+    def adamw_step(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay=0.01):
+        """One in-place torch.optim.AdamW step: decoupled weight decay, then Adam's update.
+
+        param *= 1 - lr * weight_decay, then the Adam update of adam_step without L2 term.
+        """
+        check.check_adamw_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay)
+        self._impl("_adamw_step", param.dtype)(param, grad, m, v, float(lr), float(beta1),
+                                               float(beta2), float(eps), int(step),
+                                               float(weight_decay))
+
     # -- NumPy reference implementations (the oracle) -----------------------------------
     def _forward_backward(self, x, labels, weights, biases, weight_grads, bias_grads, acts,
                           grads, activation):
@@ -230,3 +347,88 @@ class Backend:
         update = np.divide(m, denom, out=denom)
         update *= lr / bias1
         param -= update
+
+
+    def _activation_forward(self, activation, x, out):
+        apply_activation(activation, x, out)
+
+    def _mse_loss(self, outputs, labels, grad):
+        n, c = outputs.shape
+        np.copyto(grad, outputs)
+        grad[np.arange(n), labels] -= 1
+        loss = np.sum(np.square(grad, dtype=np.float64)) / (n * c)
+        grad *= 2.0 / (n * c)
+        return loss
+
+    def _sigmoid_binary_cross_entropy(self, logits, labels, grad):
+        z = logits[:, 0]
+        y = labels.astype(logits.dtype)
+        # log(1 + exp(z)) - y z = max(z, 0) - y z + log1p(exp(-|z|)): no overflow
+        loss = np.sum(np.maximum(z, 0) - y * z + np.log1p(np.exp(-np.abs(z))), dtype=np.float64)
+        _sigmoid(logits, grad)
+        grad[:, 0] -= y
+        grad *= 1.0 / z.shape[0]
+        return loss / z.shape[0]
+
+    def _dropout(self, x, noise, p, out):
+        np.multiply(x, noise >= p, out=out)
+        out *= 1.0 / (1.0 - p)
+
+    def _batch_norm_forward(self, x, gamma, beta, out, mean, invstd, running_mean, running_var,
+                            momentum, eps):
+        n = x.shape[0]
+        np.mean(x, axis=0, out=mean)
+        centered = x - mean
+        var = np.mean(centered * centered, axis=0)  # biased: what normalizes the batch
+        np.sqrt(var + eps, out=invstd)
+        np.divide(1.0, invstd, out=invstd)
+        np.multiply(centered, invstd * gamma, out=out)
+        out += beta
+        running_mean *= 1.0 - momentum
+        running_mean += momentum * mean
+        running_var *= 1.0 - momentum
+        running_var += (momentum * n / (n - 1)) * var  # unbiased, as torch keeps it
+
+    def _batch_norm_inference(self, x, gamma, beta, running_mean, running_var, out, eps):
+        scale = gamma / np.sqrt(running_var + eps)
+        np.subtract(x, running_mean, out=out)
+        out *= scale
+        out += beta
+
+    def _batch_norm_backward(self, grad, x, gamma, mean, invstd, grad_x, grad_gamma, grad_beta):
+        n = x.shape[0]
+        xhat = (x - mean) * invstd
+        np.sum(grad, axis=0, out=grad_beta)
+        np.sum(grad * xhat, axis=0, out=grad_gamma)
+        # reductions first, so grad_x may overwrite grad
+        xhat *= grad_gamma * (1.0 / n)
+        np.subtract(grad, grad_beta * (1.0 / n), out=grad_x)
+        grad_x -= xhat
+        grad_x *= gamma * invstd
+
+    def _sgd_step(self, param, grad, buf, lr, momentum, nesterov, weight_decay):
+        g = grad + weight_decay * param if weight_decay else grad
+        if momentum:
+            buf *= momentum
+            buf += g
+            g = g + momentum * buf if nesterov else buf
+        param -= lr * g
+
+    def _rmsprop_step(self, param, grad, square_avg, buf, lr, alpha, eps, momentum,
+                      weight_decay):
+        g = grad + weight_decay * param if weight_decay else grad
+        square_avg *= alpha
+        square_avg += (1.0 - alpha) * (g * g)
+        d = np.sqrt(square_avg)
+        d += eps
+        np.divide(g, d, out=d)
+        if momentum:
+            buf *= momentum
+            buf += d
+            d = buf
+        param -= lr * d
+
+    def _adamw_step(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay):
+        param *= 1.0 - lr * weight_decay
+        # the Adam part runs the backend's own adam_step where it has one
+        self._impl("_adam_step", param.dtype)(param, grad, m, v, lr, beta1, beta2, eps, step, 0.0)

@@ -248,3 +248,209 @@ def _check_disjoint(named):
             raise ValueError(f"{name} must not overlap {end_name}")
         if start + size > end:
             end, end_name, end_written = start + size, name, written
+
+
+# -- kernels of issue #6: activation forward, optimizers, losses, dropout, batch norm -----
+def _same_shape(ref, ref_name, *pairs):
+    for x, name in pairs:
+        if x.shape != ref.shape:
+            raise ValueError(f"{name} must have shape {ref.shape}, got {x.shape}")
+
+
+def _state(param, x, name):
+    """An optimizer state array: writable, like param, disjoint from it."""
+    _out(x, name)
+    _same_dtype(param, "param", (x, name))
+    _same_shape(param, "param", (x, name))
+
+
+def _int_labels(labels, n):
+    if not isinstance(labels, np.ndarray) or labels.dtype != np.int64:
+        raise TypeError("labels must be an int64 numpy array, got "
+                        f"{getattr(labels, 'dtype', type(labels).__name__)}")
+    if labels.shape != (n,) or not labels.flags.c_contiguous:
+        raise ValueError(f"labels must be contiguous with shape {(n,)}, got {labels.shape}")
+
+
+def check_activation_forward(activation, x, out):
+    check_activation(activation)
+    _array(x, "x")
+    _out(out, "out")
+    _same_dtype(out, "out", (x, "x"))
+    _same_shape(x, "x", (out, "out"))
+    if out is not x:  # in place is fine; a partial overlap is not
+        _no_overlap(out, "out", (x, "x"))
+
+
+def check_sgd_hyperparameters(lr, momentum, nesterov, weight_decay):
+    if not lr >= 0.0:
+        raise ValueError(f"lr must be >= 0, got {lr!r}")
+    if not 0.0 <= momentum < 1.0:
+        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+    if nesterov and momentum == 0.0:
+        raise ValueError("nesterov momentum needs a momentum > 0")
+    if not weight_decay >= 0.0:
+        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+
+
+def check_sgd_step(param, grad, buf, lr, momentum, nesterov, weight_decay):
+    _out(param, "param")
+    _array(grad, "grad")
+    _same_dtype(param, "param", (grad, "grad"))
+    _same_shape(param, "param", (grad, "grad"))
+    check_sgd_hyperparameters(lr, momentum, nesterov, weight_decay)
+    if buf is None:
+        if momentum != 0.0:
+            raise ValueError("sgd_step with momentum needs a momentum buffer buf")
+    else:
+        _state(param, buf, "buf")
+        _no_overlap(buf, "buf", (grad, "grad"))
+    _no_overlap(param, "param", (grad, "grad"), (buf, "buf"))
+
+
+def check_rmsprop_hyperparameters(lr, alpha, eps, momentum, weight_decay):
+    if not lr >= 0.0:
+        raise ValueError(f"lr must be >= 0, got {lr!r}")
+    if not 0.0 <= alpha < 1.0:
+        raise ValueError(f"alpha must be in [0, 1), got {alpha!r}")
+    if not eps > 0.0:
+        raise ValueError(f"eps must be > 0, got {eps!r}")
+    if not 0.0 <= momentum < 1.0:
+        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
+    if not weight_decay >= 0.0:
+        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+
+
+def check_rmsprop_step(param, grad, square_avg, buf, lr, alpha, eps, momentum, weight_decay):
+    _out(param, "param")
+    _array(grad, "grad")
+    _same_dtype(param, "param", (grad, "grad"))
+    _same_shape(param, "param", (grad, "grad"))
+    _state(param, square_avg, "square_avg")
+    check_rmsprop_hyperparameters(lr, alpha, eps, momentum, weight_decay)
+    if buf is None:
+        if momentum != 0.0:
+            raise ValueError("rmsprop_step with momentum needs a momentum buffer buf")
+    else:
+        _state(param, buf, "buf")
+        _no_overlap(buf, "buf", (grad, "grad"), (square_avg, "square_avg"))
+    _no_overlap(param, "param", (grad, "grad"), (square_avg, "square_avg"), (buf, "buf"))
+    _no_overlap(square_avg, "square_avg", (grad, "grad"))
+
+
+def check_adamw_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay):
+    # same arrays and ranges as Adam; only the meaning of weight_decay differs
+    check_adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay)
+
+
+def check_label_loss(outputs, labels, grad, n_classes, what):
+    """A loss kernel's (N, C) outputs, int64 labels in [0, n_classes or C), (N, C) grad."""
+    _array(outputs, what)
+    _out(grad, "grad")
+    _ndim(outputs, what, 2)
+    _same_dtype(outputs, what, (grad, "grad"))
+    _same_shape(outputs, what, (grad, "grad"))
+    if outputs.shape[0] == 0 or outputs.shape[1] == 0:
+        raise ValueError(f"{what} must be non-empty, got shape {outputs.shape}")
+    _int_labels(labels, outputs.shape[0])
+    n_classes = outputs.shape[1] if n_classes is None else n_classes
+    if labels.min() < 0 or labels.max() >= n_classes:
+        raise ValueError(f"labels must lie in [0, {n_classes}), "
+                         f"got values in [{labels.min()}, {labels.max()}]")
+    _no_overlap(grad, "grad", (outputs, what))
+
+
+def check_mse_loss(outputs, labels, grad):
+    check_label_loss(outputs, labels, grad, None, "outputs")
+
+
+def check_sigmoid_binary_cross_entropy(logits, labels, grad):
+    if isinstance(logits, np.ndarray) and logits.ndim == 2 and logits.shape[1] != 1:
+        raise ValueError(f"binary cross-entropy takes one logit per row, shape (N, 1); "
+                         f"got {logits.shape}")
+    check_label_loss(logits, labels, grad, 2, "logits")
+
+
+def check_dropout(x, noise, p, out):
+    _array(x, "x")
+    _array(noise, "noise")
+    _out(out, "out")
+    _same_dtype(out, "out", (x, "x"), (noise, "noise"))
+    _same_shape(x, "x", (noise, "noise"), (out, "out"))
+    check_dropout_rate(p)
+    if out is not x:
+        _no_overlap(out, "out", (x, "x"))
+    _no_overlap(out, "out", (noise, "noise"))
+
+
+def check_dropout_rate(p):
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout probability must be in [0, 1), got {p!r}")
+
+
+def check_batch_norm_hyperparameters(momentum, eps):
+    if not 0.0 <= momentum <= 1.0:
+        raise ValueError(f"batch norm momentum must be in [0, 1], got {momentum!r}")
+    if not eps > 0.0:
+        raise ValueError(f"batch norm eps must be > 0, got {eps!r}")
+
+
+def _features(x, name, f, *pairs):
+    """Checks that each (array, name, writable) of pairs is a float vector of f entries."""
+    for v, vname, writable in pairs:
+        (_out if writable else _array)(v, vname)
+        _ndim(v, vname, 1)
+        _same_dtype(x, name, (v, vname))
+        if v.shape != (f,):
+            raise ValueError(f"{vname} must have shape {(f,)}, got {v.shape}")
+
+
+def check_batch_norm_forward(x, gamma, beta, out, mean, invstd, running_mean, running_var,
+                             momentum, eps):
+    _array(x, "x")
+    _ndim(x, "x", 2)
+    _out(out, "out")
+    _same_dtype(x, "x", (out, "out"))
+    _same_shape(x, "x", (out, "out"))
+    n, f = x.shape
+    if n < 2:
+        raise ValueError(f"batch norm in training needs at least 2 rows per batch, got {n}")
+    _features(x, "x", f, (gamma, "gamma", False), (beta, "beta", False), (mean, "mean", True),
+              (invstd, "invstd", True), (running_mean, "running_mean", True),
+              (running_var, "running_var", True))
+    check_batch_norm_hyperparameters(momentum, eps)
+    _check_disjoint([(x, "x", False), (gamma, "gamma", False), (beta, "beta", False),
+                     (out, "out", True), (mean, "mean", True), (invstd, "invstd", True),
+                     (running_mean, "running_mean", True), (running_var, "running_var", True)])
+
+
+def check_batch_norm_inference(x, gamma, beta, running_mean, running_var, out, eps):
+    _array(x, "x")
+    _ndim(x, "x", 2)
+    _out(out, "out")
+    _same_dtype(x, "x", (out, "out"))
+    _same_shape(x, "x", (out, "out"))
+    _features(x, "x", x.shape[1], (gamma, "gamma", False), (beta, "beta", False),
+              (running_mean, "running_mean", False), (running_var, "running_var", False))
+    check_batch_norm_hyperparameters(0.0, eps)
+    _no_overlap(out, "out", (x, "x"), (gamma, "gamma"), (beta, "beta"),
+                (running_mean, "running_mean"), (running_var, "running_var"))
+
+
+def check_batch_norm_backward(grad, x, gamma, mean, invstd, grad_x, grad_gamma, grad_beta):
+    _array(grad, "grad")
+    _array(x, "x")
+    _ndim(x, "x", 2)
+    _out(grad_x, "grad_x")
+    _same_dtype(x, "x", (grad, "grad"), (grad_x, "grad_x"))
+    _same_shape(x, "x", (grad, "grad"), (grad_x, "grad_x"))
+    _features(x, "x", x.shape[1], (gamma, "gamma", False), (mean, "mean", False),
+              (invstd, "invstd", False), (grad_gamma, "grad_gamma", True),
+              (grad_beta, "grad_beta", True))
+    # grad_x may be grad itself (the reductions are taken before grad is overwritten)
+    _no_overlap(grad_x, "grad_x", (x, "x"), (gamma, "gamma"), (mean, "mean"),
+                (invstd, "invstd"), (grad_gamma, "grad_gamma"), (grad_beta, "grad_beta"))
+    if grad_x is not grad:
+        _no_overlap(grad_x, "grad_x", (grad, "grad"))
+    _no_overlap(grad_gamma, "grad_gamma", (grad, "grad"), (x, "x"), (grad_beta, "grad_beta"))
+    _no_overlap(grad_beta, "grad_beta", (grad, "grad"), (x, "x"))
