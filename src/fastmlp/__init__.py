@@ -17,14 +17,20 @@ from .backends import (
     set_backend,
     set_num_threads,
 )
+from .callbacks import Callback, EarlyStopping
 from .estimator import MLPClassifier
+from .gradcheck import gradient_check
+from .history import History
 from .model import MLP
-from .optim import Adam
-from .train import History, train
+from .optim import SGD, Adam, AdamW, RMSprop
+from .schedules import CosineLR, StepLR
+from .train import train
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "MLP", "MLPClassifier", "Adam", "History", "train", "datasets", "Backend", "BackendError",
+    "MLP", "MLPClassifier", "SGD", "RMSprop", "Adam", "AdamW", "StepLR", "CosineLR",
+    "Callback", "EarlyStopping", "History", "train", "gradient_check", "datasets",
+    "Backend", "BackendError",
     "available_backends", "get_backend", "set_backend", "get_num_threads", "set_num_threads",
 ]

@@ -1,39 +1,142 @@
-"""Optimizers: own their state arrays and update a model's flat parameters in one kernel call."""
+"""Optimizers: each owns its state arrays and updates a model's flat parameters with ONE
+fused backend kernel call per step, following the update rules of torch.optim.
+
+`lr` is a plain attribute, so learning-rate schedules change it between steps.
+"""
 from __future__ import annotations
+
+import inspect
 
 import numpy as np
 
-from .backends.validation import check_adam_hyperparameters
+from .backends.validation import (
+    check_adam_hyperparameters,
+    check_rmsprop_hyperparameters,
+    check_sgd_hyperparameters,
+)
 
 
-class Adam:
+class Optimizer:
+    """Base class: `model.params` is updated in place from `model.grads` by step()."""
+
+    name = ""
+    default_lr = 1e-3
+
+    def __init__(self, model, lr):
+        self.model = model
+        self.lr = float(lr)
+
+    def _state(self):
+        return np.zeros_like(self.model.params)
+
+    def step(self):
+        raise NotImplementedError
+
+    def __repr__(self):
+        fields = ", ".join(f"{k}={v}" for k, v in self.hyperparameters().items())
+        return f"{type(self).__name__}({fields})"
+
+    def hyperparameters(self):
+        return {"lr": self.lr}
+
+
+class SGD(Optimizer):
+    """torch.optim.SGD (dampening 0): optional momentum, Nesterov momentum, L2 weight decay."""
+
+    name = "sgd"
+    default_lr = 0.01
+
+    def __init__(self, model, lr=0.01, momentum=0.0, nesterov=False, weight_decay=0.0):
+        check_sgd_hyperparameters(lr, momentum, nesterov, weight_decay)
+        super().__init__(model, lr)
+        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+        self.weight_decay = float(weight_decay)
+        self.buf = self._state() if self.momentum else None
+
+    def step(self):
+        self.model.backend.sgd_step(self.model.params, self.model.grads, self.buf, self.lr,
+                                    self.momentum, self.nesterov, self.weight_decay)
+
+    def hyperparameters(self):
+        return {"lr": self.lr, "momentum": self.momentum, "nesterov": self.nesterov,
+                "weight_decay": self.weight_decay}
+
+
+class RMSprop(Optimizer):
+    """torch.optim.RMSprop with centered=False: optional momentum, L2 weight decay."""
+
+    name = "rmsprop"
+    default_lr = 0.01
+
+    def __init__(self, model, lr=0.01, alpha=0.99, eps=1e-8, momentum=0.0, weight_decay=0.0):
+        check_rmsprop_hyperparameters(lr, alpha, eps, momentum, weight_decay)
+        super().__init__(model, lr)
+        self.alpha, self.eps = float(alpha), float(eps)
+        self.momentum, self.weight_decay = float(momentum), float(weight_decay)
+        self.square_avg = self._state()
+        self.buf = self._state() if self.momentum else None
+
+    def step(self):
+        self.model.backend.rmsprop_step(self.model.params, self.model.grads, self.square_avg,
+                                        self.buf, self.lr, self.alpha, self.eps, self.momentum,
+                                        self.weight_decay)
+
+    def hyperparameters(self):
+        return {"lr": self.lr, "alpha": self.alpha, "eps": self.eps, "momentum": self.momentum,
+                "weight_decay": self.weight_decay}
+
+
+class Adam(Optimizer):
     """torch.optim.Adam: bias-corrected moments, eps outside the sqrt, L2 weight decay."""
 
     name = "adam"
+    default_lr = 1e-3
+    _kernel = "adam_step"
 
     def __init__(self, model, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         beta1, beta2 = betas
         check_adam_hyperparameters(lr, beta1, beta2, eps, weight_decay)
-        self.model = model
-        self.lr, self.beta1, self.beta2 = float(lr), float(beta1), float(beta2)
+        super().__init__(model, lr)
+        self.beta1, self.beta2 = float(beta1), float(beta2)
         self.eps, self.weight_decay = float(eps), float(weight_decay)
-        self.m = np.zeros_like(model.params)
-        self.v = np.zeros_like(model.params)
+        self.m = self._state()
+        self.v = self._state()
         self.t = 0
 
     def step(self):
         self.t += 1
-        self.model.backend.adam_step(self.model.params, self.model.grads, self.m, self.v,
-                                     self.lr, self.beta1, self.beta2, self.eps, self.t,
-                                     self.weight_decay)
+        getattr(self.model.backend, self._kernel)(
+            self.model.params, self.model.grads, self.m, self.v, self.lr, self.beta1,
+            self.beta2, self.eps, self.t, self.weight_decay)
+
+    def hyperparameters(self):
+        return {"lr": self.lr, "betas": (self.beta1, self.beta2), "eps": self.eps,
+                "weight_decay": self.weight_decay}
 
 
-OPTIMIZERS = {"adam": Adam}
+class AdamW(Adam):
+    """torch.optim.AdamW: Adam with decoupled weight decay (param *= 1 - lr * wd first)."""
+
+    name = "adamw"
+    _kernel = "adamw_step"
+
+    def __init__(self, model, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01):
+        super().__init__(model, lr, betas, eps, weight_decay)
+
+
+OPTIMIZERS = {cls.name: cls for cls in (SGD, RMSprop, Adam, AdamW)}
 
 
 def make_optimizer(name, model, **kwargs):
+    """The optimizer called `name` for model; None-valued options take their defaults."""
     try:
         cls = OPTIMIZERS[name]
     except KeyError:
         raise ValueError(f"unknown optimizer {name!r}; known: {', '.join(OPTIMIZERS)}") from None
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}
+    accepted = [p for p in inspect.signature(cls).parameters if p != "model"]
+    unknown = [k for k in kwargs if k not in accepted]
+    if unknown:
+        raise ValueError(f"optimizer {name!r} has no option {', '.join(unknown)}; "
+                         f"its options: {', '.join(accepted)}")
     return cls(model, **kwargs)

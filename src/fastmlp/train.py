@@ -1,54 +1,117 @@
-"""The training loop: shuffled minibatches, one kernel-only step each, evaluation per epoch."""
+"""The training loop: shuffled minibatches, one kernel-only step each, evaluation per epoch.
+
+Around the steps: an optional validation split, a learning-rate schedule, callbacks
+(early stopping among them) and a History of losses, accuracies and per-layer norms.
+"""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 from tqdm.auto import tqdm
 
+from .callbacks import Callback, EarlyStopping, FunctionCallback
+from .history import History
 from .model import check_labels
-from .optim import make_optimizer
+from .optim import Optimizer, make_optimizer
+from .schedules import make_schedule
 
-
-@dataclass
-class History:
-    """What each epoch of a run measured; lists are indexed by epoch."""
-
-    loss: list = field(default_factory=list)          # mean training loss over the epoch
-    train_accuracy: list = field(default_factory=list)
-    test_accuracy: list = field(default_factory=list)  # NaN when no test data was given
-    test_loss: list = field(default_factory=list)
-    seconds: list = field(default_factory=list)        # wall time of the epoch's steps
-
-    def as_dict(self):
-        return {k: list(v) for k, v in self.__dict__.items()}
+__all__ = ["History", "train"]
 
 
 def _check_data(model, x, y, what):
-    x = model._check_input(x)
-    return x, check_labels(y, x.shape[0], model.sizes[-1])
+    try:
+        x = model._check_input(x)
+        return x, check_labels(y, x.shape[0], model.n_classes)
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(f"{what} data: {exc}") from None
+
+
+def _split(x, y, val_split, seed):
+    """A seeded random val_split fraction of (x, y) held out: (x, y, x_val, y_val)."""
+    n_val = int(round(val_split * x.shape[0]))
+    if val_split and not 1 <= n_val < x.shape[0]:
+        raise ValueError(f"val_split={val_split} of {x.shape[0]} samples leaves no "
+                         "validation or no training data")
+    # its own stream: the split does not change the shuffling of the run's epochs
+    order = np.random.default_rng([seed, 1]).permutation(x.shape[0])
+    val, keep = np.sort(order[:n_val]), np.sort(order[n_val:])
+    return x[keep], y[keep], x[val], y[val]
+
+
+def _layer_norms(flat, slices):
+    return [float(np.sqrt(np.dot(flat[s], flat[s]))) for s in slices]
+
+
+def _callbacks(early_stopping, callbacks):
+    result = []
+    if isinstance(early_stopping, EarlyStopping):
+        result.append(early_stopping)
+    elif early_stopping is not None:
+        result.append(EarlyStopping(patience=early_stopping))
+    for cb in callbacks or ():
+        if isinstance(cb, Callback):
+            result.append(cb)
+        elif callable(cb):
+            result.append(FunctionCallback(cb))
+        else:
+            raise TypeError(f"callbacks must be Callback objects or functions, got {cb!r}")
+    return result
 
 
 def train(model, x_train, y_train, x_test=None, y_test=None, *, epochs=5, batch_size=128,
-          lr=1e-3, optimizer="adam", weight_decay=0.0, seed=0, progress=True,
-          eval_train=True, log=None):
+          lr=None, optimizer="adam", weight_decay=None, seed=0, progress=True,
+          eval_train=True, log=None, optimizer_options=None, val_split=0.0,
+          validation_data=None, early_stopping=None, schedule=None, callbacks=(),
+          norm_samples=20):
     """Trains `model` in place with minibatch `optimizer`; returns a :class:`History`.
 
     Each epoch visits the training set in a new order drawn from `seed` (so the same seed,
-    backend and thread count give the same run) and then evaluates. `progress` shows a
-    tqdm bar per epoch with the running loss; `log(epoch, history)` is called after each
-    epoch (the CLI prints a line there).
+    backend and thread count give the same run; dropout masks come from the same
+    generator) and then evaluates. `progress` shows a tqdm bar per epoch with the running
+    loss; `log(epoch, history)` is called after each epoch (the CLI prints a line there).
+
+    optimizer: a name ("sgd", "rmsprop", "adam", "adamw"), built with `lr`, `weight_decay`
+        and `optimizer_options` (e.g. {"momentum": 0.9, "nesterov": True}), where None
+        means the optimizer's default; or an Optimizer object for this model.
+    val_split: fraction of the training data held out (seeded) to validate on after each
+        epoch; or pass validation_data=(x_val, y_val).
+    early_stopping: a patience (epochs without a better validation loss) or an
+        EarlyStopping object; the best epoch's weights are restored at the end.
+    schedule: "step", "cosine" or a callable (epoch, base_lr, epochs) -> lr.
+    callbacks: Callback objects or functions (epoch, history); True from one stops training.
+    norm_samples: about how many steps per epoch measure per-layer gradient norms.
+    With batch norm, a last batch of a single sample is skipped (batch statistics need 2).
     """
     if int(epochs) != epochs or epochs < 0:
         raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
     if int(batch_size) != batch_size or batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-    x_train, y_train = _check_data(model, x_train, y_train, "train")
+    if not 0.0 <= val_split < 1.0:
+        raise ValueError(f"val_split must be in [0, 1), got {val_split!r}")
+    x_train, y_train = _check_data(model, x_train, y_train, "training")
+    if validation_data is not None:
+        if val_split:
+            raise ValueError("pass either val_split or validation_data, not both")
+        x_val, y_val = _check_data(model, *validation_data, "validation")
+    elif val_split:
+        x_train, y_train, x_val, y_val = _split(x_train, y_train, val_split, seed)
+    else:
+        x_val = y_val = None
     has_test = x_test is not None and y_test is not None
     if has_test:
         x_test, y_test = _check_data(model, x_test, y_test, "test")
-    opt = make_optimizer(optimizer, model, lr=lr, weight_decay=weight_decay)
+
+    if isinstance(optimizer, Optimizer):
+        if optimizer.model is not model:
+            raise ValueError("the optimizer object was built for another model")
+        opt = optimizer
+    else:
+        opt = make_optimizer(optimizer, model, lr=lr, weight_decay=weight_decay,
+                             **(optimizer_options or {}))
+    lr_at = make_schedule(schedule)
+    base_lr = opt.lr
+    hooks = _callbacks(early_stopping, callbacks)
 
     n = x_train.shape[0]
     batch_size = min(int(batch_size), max(n, 1))
@@ -56,36 +119,59 @@ def train(model, x_train, y_train, x_test=None, y_test=None, *, epochs=5, batch_
     xb = np.empty((batch_size, x_train.shape[1]), model.dtype)
     yb = np.empty(batch_size, np.int64)
     steps = -(-n // batch_size)
+    norm_every = max(1, steps // norm_samples) if norm_samples else 0
+    min_batch = 2 if model.batch_norm else 1
     history = History()
+    nan = float("nan")
+    for hook in hooks:
+        hook.on_train_begin(model, history)
 
     for epoch in range(int(epochs)):
+        if lr_at is not None:
+            opt.lr = float(lr_at(epoch, base_lr, int(epochs)))
         order = rng.permutation(n)
-        total = 0.0
+        total, seen = 0.0, 0
+        norm_sum, norm_count = np.zeros(model.n_layers), 0
         bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{epochs}", leave=False,
                    disable=not progress, unit="step")
         start = time.perf_counter()
         for s in range(steps):
             idx = order[s * batch_size:(s + 1) * batch_size]
             k = idx.shape[0]
+            if k < min_batch:
+                continue
             np.take(x_train, idx, axis=0, out=xb[:k])
             np.take(y_train, idx, out=yb[:k])
-            loss = model.loss_and_grad(xb[:k], yb[:k])
+            loss = model.loss_and_grad(xb[:k], yb[:k], rng=rng)
+            if norm_every and s % norm_every == 0:
+                norm_sum += _layer_norms(model.grads, model.layer_slices)
+                norm_count += 1
             opt.step()
             total += loss * k
+            seen += k
             if progress and (s % 25 == 0 or s == steps - 1):
                 bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
                 bar.update(s + 1 - bar.n)
         seconds = time.perf_counter() - start
         bar.close()
+
         history.seconds.append(seconds)
-        history.loss.append(total / max(n, 1))
-        history.train_accuracy.append(model.evaluate(x_train, y_train)[1] if eval_train else float("nan"))
-        if has_test:
-            test_loss, test_acc = model.evaluate(x_test, y_test)
-        else:
-            test_loss = test_acc = float("nan")
+        history.lr.append(opt.lr)
+        history.loss.append(total / seen if seen else nan)
+        history.train_accuracy.append(model.evaluate(x_train, y_train)[1] if eval_train else nan)
+        val_loss, val_acc = model.evaluate(x_val, y_val) if x_val is not None else (nan, nan)
+        history.val_loss.append(val_loss)
+        history.val_accuracy.append(val_acc)
+        test_loss, test_acc = model.evaluate(x_test, y_test) if has_test else (nan, nan)
         history.test_loss.append(test_loss)
         history.test_accuracy.append(test_acc)
+        history.grad_norms.append([float(v) for v in norm_sum / norm_count] if norm_count else [])
+        history.weight_norms.append(_layer_norms(model.params, model.layer_slices))
         if log is not None:
             log(epoch, history)
+        stop = [bool(hook.on_epoch_end(epoch, model, history)) for hook in hooks]
+        if any(stop):
+            break
+    for hook in hooks:
+        hook.on_train_end(model, history)
     return history
