@@ -107,7 +107,7 @@ void adam_step(float* param, const float* grad, float* m, float* v, i64 n, doubl
   const AdamCoeffs k = {static_cast<float>(beta1),        static_cast<float>(1.0 - beta1),
                         static_cast<float>(beta2),        static_cast<float>(1.0 - beta2),
                         static_cast<float>(weight_decay), static_cast<float>(lr / bias1),
-                        static_cast<float>(std::sqrt(bias2)), static_cast<float>(eps)};
+                        static_cast<float>(1.0 / std::sqrt(bias2)), static_cast<float>(eps)};
   const int threads = threads_for(static_cast<double>(n), kElementsPerThread, num_threads());
   run_team(threads, [&](const Team& team) {
     const Range r = split(n, team.size, team.id, kAlign);

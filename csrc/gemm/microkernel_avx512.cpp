@@ -10,7 +10,6 @@
 
 #include "gemm/macro_kernel.h"
 #include "gemm/microkernel.h"
-#include "gemm/pack.h"
 
 namespace fastmlp {
 namespace {
@@ -55,6 +54,89 @@ void tile(i64 kc, const float* a, const float* b, float* c, i64 ldc, float alpha
   }
 }
 
+// Lanes [0, n) of a 16-lane mask, for n in [0, 16] (clamped).
+inline __mmask16 first_lanes(i64 n) {
+  return n >= 16 ? static_cast<__mmask16>(0xFFFF)
+                 : static_cast<__mmask16>((1u << (n < 0 ? 0 : n)) - 1u);
+}
+
+// 16x16 transpose in registers (4 rounds of 16 shuffles): out[j] lane i = in[i] lane j.
+inline void transpose16(const __m512 in[16], __m512 out[16]) {
+  __m512 t[16], u[16];
+#pragma GCC unroll 8
+  for (int k = 0; k < 8; ++k) {
+    t[2 * k] = _mm512_unpacklo_ps(in[2 * k], in[2 * k + 1]);
+    t[2 * k + 1] = _mm512_unpackhi_ps(in[2 * k], in[2 * k + 1]);
+  }
+#pragma GCC unroll 4
+  for (int k = 0; k < 4; ++k) {  // u[4k + j]: rows 4k..4k+3 of columns j, j+4, j+8, j+12
+    u[4 * k] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
+    u[4 * k + 1] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], 0xEE);
+    u[4 * k + 2] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
+    u[4 * k + 3] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xEE);
+  }
+#pragma GCC unroll 4
+  for (int j = 0; j < 4; ++j) {
+    const __m512 lo0 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88);   // rows 0-7: cols j, j+8
+    const __m512 lo1 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xDD);   // rows 0-7: cols j+4, j+12
+    const __m512 hi0 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88);
+    const __m512 hi1 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xDD);
+    out[j] = _mm512_shuffle_f32x4(lo0, hi0, 0x88);
+    out[j + 8] = _mm512_shuffle_f32x4(lo0, hi0, 0xDD);
+    out[j + 4] = _mm512_shuffle_f32x4(lo1, hi1, 0x88);
+    out[j + 12] = _mm512_shuffle_f32x4(lo1, hi1, 0xDD);
+  }
+}
+
+// Transposes the `rows` x `depth` row-major block at src (rows <= 16) so that packed row p
+// (16 floats, rows zero-padded) lands at dst + p * stride, storing the lanes in `keep`.
+inline void transpose_rows(const float* src, i64 ld, int rows, i64 depth, float* dst, i64 stride,
+                           __mmask16 keep) {
+  for (i64 p0 = 0; p0 < depth; p0 += 16) {
+    const i64 np = depth - p0 < 16 ? depth - p0 : 16;
+    const __mmask16 mp = first_lanes(np);
+    __m512 in[16], out[16];
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; ++i)
+      in[i] = i < rows ? _mm512_maskz_loadu_ps(mp, src + i * ld + p0) : _mm512_setzero_ps();
+    transpose16(in, out);
+    for (i64 q = 0; q < np; ++q) _mm512_mask_storeu_ps(dst + (p0 + q) * stride, keep, out[q]);
+  }
+}
+
+void pack_a(const float* a, i64 lda, bool trans, i64 rows, i64 depth, float* dst) {
+  static_assert(MR <= 16, "one transpose covers a panel");
+  const __mmask16 panel = first_lanes(MR);
+  for (i64 i0 = 0; i0 < rows; i0 += MR, dst += MR * depth) {
+    const int r = rows - i0 < MR ? static_cast<int>(rows - i0) : MR;
+    if (trans) {  // MR contiguous floats per p; rows past r become zeros
+      const __mmask16 valid = first_lanes(r);
+      for (i64 p = 0; p < depth; ++p)
+        _mm512_mask_storeu_ps(dst + p * MR, panel, _mm512_maskz_loadu_ps(valid, a + p * lda + i0));
+    } else {
+      transpose_rows(a + i0 * lda, lda, r, depth, dst, MR, panel);
+    }
+  }
+}
+
+void pack_b(const float* b, i64 ldb, bool trans, i64 depth, i64 cols, float* dst) {
+  for (i64 j0 = 0; j0 < cols; j0 += NR, dst += NR * depth) {
+    const i64 c = cols - j0;
+    for (int v = 0; v < NV; ++v) {
+      if (trans) {  // 16 rows of b per vector of the panel
+        const i64 rows = c - 16 * v;
+        transpose_rows(b + (j0 + 16 * v) * ldb, ldb, rows < 0 ? 0 : rows < 16 ? int(rows) : 16,
+                       depth, dst + 16 * v, NR, first_lanes(16));
+      } else {  // contiguous: a masked copy per p
+        const __mmask16 m = first_lanes(c - 16 * v);
+        const float* src = b + j0 + 16 * v;
+        for (i64 p = 0; p < depth; ++p)
+          _mm512_store_ps(dst + p * NR + 16 * v, _mm512_maskz_loadu_ps(m, src + p * ldb));
+      }
+    }
+  }
+}
+
 using TileFn = void (*)(i64, const float*, const float*, float*, i64, float, float, __mmask16);
 
 template <std::size_t... I>
@@ -80,7 +162,7 @@ void macro(const float* pa, const float* pb, i64 mc, i64 nc, i64 kc, float* c, i
 
 const GemmKernels& gemm_kernels_avx512() {
   static const GemmKernels k = {MR, NR, /*mc=*/192, /*kc=*/384, /*nc=*/768,
-                                pack_a_portable<MR>, pack_b_portable<NR>, macro};
+                                pack_a, pack_b, macro};
   return k;
 }
 

@@ -12,8 +12,8 @@ namespace fastmlp {
 struct AdamCoeffs {
   float beta1, one_minus_beta1, beta2, one_minus_beta2;
   float weight_decay;
-  float step_size;   // lr / (1 - beta1^step)
-  float sqrt_bias2;  // sqrt(1 - beta2^step)
+  float step_size;       // lr / (1 - beta1^step)
+  float inv_sqrt_bias2;  // 1 / sqrt(1 - beta2^step)
   float eps;
 };
 

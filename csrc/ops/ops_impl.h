@@ -125,7 +125,8 @@ double softmax_xent_row(const float* z, i64 classes, i64 label, float n, float* 
 template <bool WeightDecay>
 void adam_loop(float* param, const float* grad, float* m, float* v, i64 n, const AdamCoeffs& k) {
   const float b1 = k.beta1, c1 = k.one_minus_beta1, b2 = k.beta2, c2 = k.one_minus_beta2;
-  const float wd = k.weight_decay, step = k.step_size, sqrt_bc2 = k.sqrt_bias2, eps = k.eps;
+  const float wd = k.weight_decay, step = k.step_size, inv_sqrt_bc2 = k.inv_sqrt_bias2;
+  const float eps = k.eps;
 #pragma omp simd
   for (i64 i = 0; i < n; ++i) {
     const float g = WeightDecay ? grad[i] + wd * param[i] : grad[i];
@@ -133,7 +134,7 @@ void adam_loop(float* param, const float* grad, float* m, float* v, i64 n, const
     const float vi = b2 * v[i] + c2 * (g * g);
     m[i] = mi;
     v[i] = vi;
-    param[i] -= step * mi / (__builtin_sqrtf(vi) / sqrt_bc2 + eps);
+    param[i] -= mi / (__builtin_sqrtf(vi) * inv_sqrt_bc2 + eps) * step;
   }
 }
 
