@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from fastmlp import backends
-from fastmlp.backends.numba_kernels.gemm import KC, RC
+from fastmlp.backends.numba_kernels.gemm import KC
 from fastmlp.backends.numba_kernels.simd import MR, NR
 
 pytestmark = pytest.mark.skipif(not backends.available_backends().get("numba"),
@@ -33,8 +33,9 @@ def _gemm_case(rng, m, n, k, trans_a, trans_b):
     return a, b, (a.T if trans_a else a), (b.T if trans_b else b)
 
 
-# Sizes around the microkernel tile (MR x NR), a task's rows (RC) and a k slice (KC),
-# so every partial tile, partial task and multi-slice path runs.
+# Sizes around the microkernel tile (MR x NR), several tiles, and a k slice (KC), so
+# every partial tile, uneven task split and multi-slice path runs.
+RC = 4 * MR
 EDGE = sorted({1, 7, 17, 33, 129, MR - 1, MR + 1, NR + 1, RC + 1})
 SHAPES = ([(m, n, k) for m in EDGE for n in (1, 17, NR + 1, 129) for k in (0, 1, 33)]
           + [(7, 129, KC + 33), (RC + 1, 17, 2 * KC + 1), (129, 130, 129)])

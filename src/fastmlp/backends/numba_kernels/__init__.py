@@ -1,7 +1,8 @@
 """The numba backend's compiled kernels, one concept per module.
 
 options      compile options shared by all kernels (cache=True)
-simd         the GEMM register microkernel (explicit LLVM vectors)
+denormals    FTZ/DAZ on and off around each task (MXCSR intrinsics)
+simd         the GEMM register microkernel with its vector write-back (explicit LLVM vectors)
 gemm         packed, cache-blocked, parallel GEMM with a fused bias/activation epilogue
 activations  activation functions and derivatives; activation_backward
 bias_grad    column sums

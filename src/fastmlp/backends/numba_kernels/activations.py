@@ -21,7 +21,7 @@ CODES = {"identity": IDENTITY, "relu": RELU, "leaky_relu": LEAKY_RELU,
 # float32 constants: a Python float literal would promote the arithmetic to float64
 _ZERO = np.float32(0.0)
 _ONE = np.float32(1.0)
-_SLOPE = np.float32(LEAKY_RELU_SLOPE)
+SLOPE = np.float32(LEAKY_RELU_SLOPE)
 
 
 @njit(inline="always", **JIT)
@@ -30,7 +30,7 @@ def activate(z, code):
     if code == RELU:
         return _ZERO if z < _ZERO else z  # NaN stays NaN, like np.maximum
     if code == LEAKY_RELU:
-        return z * (_ONE if z > _ZERO else _SLOPE)
+        return z * (_ONE if z > _ZERO else SLOPE)
     if code == SIGMOID:
         e = np.float32(math.exp(-abs(z)))  # exp of a non-positive number: no overflow
         return (_ONE if z >= _ZERO else e) / (_ONE + e)
@@ -45,7 +45,7 @@ def backward(g, ref, code):
     if code == RELU:
         return g * (_ONE if ref > _ZERO else _ZERO)  # a multiply, so inf * 0 gives NaN as in NumPy
     if code == LEAKY_RELU:
-        return g * (_ONE if ref > _ZERO else _SLOPE)
+        return g * (_ONE if ref > _ZERO else SLOPE)
     if code == SIGMOID:
         return g * (ref * (_ONE - ref))
     if code == TANH:
