@@ -18,9 +18,16 @@ from fastmlp.bench.cases import MNIST_TRAIN_SAMPLES, WORKLOADS
 from fastmlp.bench.report import machine_lines
 from fastmlp.bench.runner import set_threads
 
-# OpenBLAS tuning variables would slow the NumPy side of every comparison: restart pytest
-# without them (a no-op when they are not set).
-machine.reexec_without_blas_overrides()
+
+def pytest_configure(config):
+    # OpenBLAS tuning variables would slow the NumPy side of every comparison: restart
+    # pytest without them (a no-op when they are not set). Capturing is stopped first so
+    # the new process writes to the terminal, not to this one's capture files.
+    if machine.blas_overrides():
+        capture = config.pluginmanager.getplugin("capturemanager")
+        if capture is not None:
+            capture.stop_global_capturing()
+        machine.reexec_without_blas_overrides()
 
 
 def pytest_addoption(parser):

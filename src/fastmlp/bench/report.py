@@ -62,7 +62,8 @@ def kernel_table(results):
                      f"{r['rate']:9.1f} {r['unit']:<6} {_opt(r['pct_peak'], '5.1f'):>6} "
                      f"{_opt(r['vs_numpy'], '7.2f'):>8}")
     if any(not r["native"] for r in results["kernels"]):
-        lines.append("  * not native in this backend: it runs the NumPy kernel")
+        lines.append("  * not native in this backend: it runs the base class's NumPy version "
+                     "(forward_backward: composed of the backend's own kernels)")
     if results["missing_kernels"]:
         lines.append(f"  not measured (no input generator in fastmlp.bench.cases): "
                      f"{', '.join(results['missing_kernels'])}")
