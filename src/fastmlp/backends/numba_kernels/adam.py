@@ -12,6 +12,29 @@ from .options import JIT
 _CHUNK = 16384  # elements per parallel task
 
 
+@njit(inline="always", **JIT)
+def _update(p, g, m, v, n, b1, b2, c1, c2, wd, decay, inv_sqrt_bias2, step_size, e):
+    """The update on one chunk. The loops run over slices from 0 with the decay test
+    hoisted out of them: that is the shape LLVM vectorizes (about 4x faster than
+    indexing the whole arrays from a task offset with a branch inside)."""
+    if decay:
+        for i in range(n):
+            gi = g[i] + wd * p[i]
+            mi = b1 * m[i] + c1 * gi
+            vi = b2 * v[i] + c2 * (gi * gi)
+            m[i] = mi
+            v[i] = vi
+            p[i] -= (mi / (np.float32(math.sqrt(vi)) * inv_sqrt_bias2 + e)) * step_size
+    else:
+        for i in range(n):
+            gi = g[i]
+            mi = b1 * m[i] + c1 * gi
+            vi = b2 * v[i] + c2 * (gi * gi)
+            m[i] = mi
+            v[i] = vi
+            p[i] -= (mi / (np.float32(math.sqrt(vi)) * inv_sqrt_bias2 + e)) * step_size
+
+
 @njit(parallel=True, **JIT)
 def adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, flush):
     """torch.optim.Adam on flat float32 arrays, every operation rounded like the NumPy
@@ -28,11 +51,8 @@ def adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, flus
     size = param.size
     for task in prange((size + _CHUNK - 1) // _CHUNK):
         csr = flush_begin(flush)
-        for i in range(task * _CHUNK, min(size, (task + 1) * _CHUNK)):
-            g = grad[i] + wd * param[i] if decay else grad[i]
-            mi = b1 * m[i] + c1 * g
-            vi = b2 * v[i] + c2 * (g * g)
-            m[i] = mi
-            v[i] = vi
-            param[i] -= (mi / (np.float32(math.sqrt(vi)) * inv_sqrt_bias2 + e)) * step_size
+        s = task * _CHUNK
+        t = min(size, s + _CHUNK)
+        _update(param[s:t], grad[s:t], m[s:t], v[s:t], t - s, b1, b2, c1, c2, wd, decay,
+                inv_sqrt_bias2, step_size, e)
         flush_end(csr)
