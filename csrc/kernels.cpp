@@ -51,10 +51,12 @@ double mean(const std::vector<double>& values, i64 n) {
   return total / static_cast<double>(n);
 }
 
-void bias_grad_columns(const Team& team, const float* grad, i64 rows, i64 cols, float* out) {
+void bias_grad_columns(const Team& team, const float* grad, i64 rows, i64 cols, float* out,
+                       int first = 0) {
   const int used = threads_for(static_cast<double>(rows * cols), kElementsPerThread, team.size);
-  if (team.id >= used) return;
-  const Range c = split(cols, used, team.id, kAlign);
+  const int rank = team.rank(used, first);
+  if (rank < 0) return;
+  const Range c = split(cols, used, rank, kAlign);
   if (c.size() > 0) active_ops().column_sums(grad + c.begin, cols, rows, c.size(), out + c.begin);
 }
 
@@ -139,7 +141,8 @@ double forward_backward(const float* x, const i64* labels, i64 n,
     softmax_rows(team, top.act, labels, n, top.out, top.grad, row_loss.data());
     team.barrier();
     // backward, one stage per layer: dW_i = G_i^T @ acts[i-1], db_i = colsum(G_i),
-    // G_{i-1} = (G_i @ W_i) * act'(acts[i-1]) with the derivative fused into the GEMM
+    // G_{i-1} = (G_i @ W_i) * act'(acts[i-1]) with the derivative fused into the GEMM;
+    // pieces too small to split start on different threads (dW on 0, the others on 1)
     for (std::size_t i = last + 1; i-- > 0;) {
       const DenseLayer& l = layers[i];
       const float* input_i = i == 0 ? x : layers[i - 1].act;
@@ -149,7 +152,7 @@ double forward_backward(const float* x, const i64* labels, i64 n,
       dw.c = l.w_grad, dw.ldc = l.in;
       dw.m = l.out, dw.n = l.in, dw.k = n;
       gemm(dw, team);
-      bias_grad_columns(team, l.grad, n, l.out, l.b_grad);
+      bias_grad_columns(team, l.grad, n, l.out, l.b_grad, 1);
       if (i > 0) {
         const DenseLayer& below = layers[i - 1];
         GemmProblem dx;
@@ -160,7 +163,7 @@ double forward_backward(const float* x, const i64* labels, i64 n,
         dx.epilogue.kind = Epilogue::Kind::activation_backward;
         dx.epilogue.act = act;
         dx.epilogue.ref = below.act, dx.epilogue.ldr = l.in;
-        gemm(dx, team);
+        gemm(dx, team, 1);
       }
       team.barrier();
     }

@@ -20,6 +20,12 @@ using i64 = std::int64_t;
 struct Team {
   int id = 0;
   int size = 1;
+  // This thread's rank among `used` members counted from member `first` (wrapping), or -1:
+  // small independent pieces of one stage can start on different threads.
+  int rank(int used, int first = 0) const {
+    const int r = ((id - first) % size + size) % size;
+    return r < used ? r : -1;
+  }
   void barrier() const {
     if (size > 1) {
 #pragma omp barrier

@@ -92,12 +92,12 @@ int gemm_threads(i64 m, i64 n, i64 k, int limit) {
   return threads_for(macs, kMacsPerThread, limit);
 }
 
-void gemm(const GemmProblem& p, const Team& team) {
+void gemm(const GemmProblem& p, const Team& team, int first) {
   const Isa isa = active_isa();
   const GemmKernels& kr = gemm_kernels_for(isa);
-  const int used = std::min(team.size, gemm_threads(p.m, p.n, p.k, team.size));
-  if (team.id >= used) return;
-  gemm_block(p, kr, ops_for(isa), thread_block(p, kr, used, team.id));
+  const int used = gemm_threads(p.m, p.n, p.k, team.size);
+  const int rank = team.rank(used, first);
+  if (rank >= 0) gemm_block(p, kr, ops_for(isa), thread_block(p, kr, used, rank));
 }
 
 void gemm(const GemmProblem& p) {

@@ -26,10 +26,11 @@ struct GemmProblem {
 // Threads worth using for an m x n x k product, at most `limit`.
 int gemm_threads(std::int64_t m, std::int64_t n, std::int64_t k, int limit);
 
-// This thread's share of the product, inside a running team (call from every member).
+// This thread's share of the product, inside a running team (call from every member);
+// a product too small for the whole team runs on the members from `first` on.
 // Threads split C into disjoint blocks and each block's sums run over k in one fixed
 // order, so C is bitwise the same for any team size.
-void gemm(const GemmProblem& p, const Team& team);
+void gemm(const GemmProblem& p, const Team& team, int first = 0);
 
 // The whole product, on its own team of up to num_threads() threads.
 void gemm(const GemmProblem& p);
