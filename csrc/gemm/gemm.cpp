@@ -14,6 +14,9 @@ constexpr double kMacsPerThread = 1 << 18;
 // Packing one element costs about as much as this many multiply-adds (for choosing splits).
 constexpr double kPackCost = 8.0;
 
+// Up to this many rows, a row-major op(A) is read in place rather than packed.
+constexpr i64 kInPlaceRows = 256;
+
 thread_local PackBuffer t_packed_a, t_packed_b;
 
 i64 ceil_div(i64 a, i64 b) { return (a + b - 1) / b; }
@@ -63,6 +66,9 @@ void gemm_block(const GemmProblem& p, const GemmKernels& kr, const Ops& ops, con
   const i64 kc = ceil_div(p.k, ceil_div(p.k, kr.kc));
   const i64 mc_max = std::min<i64>(kr.mc, blk.m1 - blk.m0);
   const i64 nc_max = std::min<i64>(kr.nc, blk.n1 - blk.n0);
+  // Few rows of a row-major A are cheaper to read in place than to transpose into panels
+  // (the packing would cost as much as a good part of the product).
+  const bool read_a_in_place = kr.macro_rowmajor_a && !p.trans_a && blk.m1 - blk.m0 <= kInPlaceRows;
   float* pa = t_packed_a.get(static_cast<std::size_t>(ceil_div(mc_max, kr.mr) * kr.mr * kc));
   float* pb = t_packed_b.get(static_cast<std::size_t>(ceil_div(nc_max, kr.nr) * kr.nr * kc));
 
@@ -77,8 +83,13 @@ void gemm_block(const GemmProblem& p, const GemmKernels& kr, const Ops& ops, con
       for (i64 ic = blk.m0; ic < blk.m1; ic += kr.mc) {
         const i64 mc = std::min<i64>(kr.mc, blk.m1 - ic);
         const float* a = p.trans_a ? p.a + pc * p.lda + ic : p.a + ic * p.lda + pc;
-        kr.pack_a(a, p.lda, p.trans_a, mc, depth, pa);
-        kr.macro(pa, pb, mc, nc, depth, p.c + ic * p.ldc + jc, p.ldc, p.alpha, beta, e, ic, jc);
+        float* c = p.c + ic * p.ldc + jc;
+        if (read_a_in_place) {
+          kr.macro_rowmajor_a(a, p.lda, pb, mc, nc, depth, c, p.ldc, p.alpha, beta, e, ic, jc);
+        } else {
+          kr.pack_a(a, p.lda, p.trans_a, mc, depth, pa);
+          kr.macro(pa, pb, mc, nc, depth, c, p.ldc, p.alpha, beta, e, ic, jc);
+        }
       }
     }
   }

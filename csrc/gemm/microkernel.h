@@ -25,6 +25,12 @@ struct GemmKernels {
   void (*macro)(const float* pa, const float* pb, std::int64_t rows, std::int64_t cols,
                 std::int64_t depth, float* c, std::int64_t ldc, float alpha, float beta,
                 const Epilogue* epi, std::int64_t row0, std::int64_t col0);
+  // Optional (null when absent): macro, reading a row-major op(A) (trans == false) with row
+  // stride lda in place instead of a packed copy.
+  void (*macro_rowmajor_a)(const float* a, std::int64_t lda, const float* pb, std::int64_t rows,
+                           std::int64_t cols, std::int64_t depth, float* c, std::int64_t ldc,
+                           float alpha, float beta, const Epilogue* epi, std::int64_t row0,
+                           std::int64_t col0);
 };
 
 const GemmKernels& gemm_kernels_avx512();

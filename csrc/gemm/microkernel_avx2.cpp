@@ -64,8 +64,8 @@ constexpr std::array<TileFn, sizeof...(I)> tile_table(std::index_sequence<I...>)
 // kTiles[(rows - 1) * NV + (vectors - 1)]
 constexpr auto kTiles = tile_table(std::make_index_sequence<MR * NV>{});
 
-void run_tile(int rows, int cols, i64 kc, const float* a, const float* b, float* c, i64 ldc,
-              float alpha, float beta) {
+void run_tile(int rows, int cols, i64 kc, const float* a, i64 /*lda: packed*/, const float* b,
+              float* c, i64 ldc, float alpha, float beta) {
   const int vectors = (cols + 7) / 8;
   const int valid = cols - 8 * (vectors - 1);  // 1..8 columns in the last vector
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -75,14 +75,15 @@ void run_tile(int rows, int cols, i64 kc, const float* a, const float* b, float*
 
 void macro(const float* pa, const float* pb, i64 mc, i64 nc, i64 kc, float* c, i64 ldc,
            float alpha, float beta, const Epilogue* epi, i64 row0, i64 col0) {
-  macro_kernel<MR, NR>(run_tile, pa, pb, mc, nc, kc, c, ldc, alpha, beta, epi, row0, col0);
+  macro_kernel<MR, NR>(run_tile, pa, kc, pb, mc, nc, kc, c, ldc, alpha, beta, epi, row0, col0);
 }
 
 }  // namespace
 
 const GemmKernels& gemm_kernels_avx2() {
   static const GemmKernels k = {MR, NR, /*mc=*/144, /*kc=*/256, /*nc=*/1024,
-                                pack_a_portable<MR>, pack_b_portable<NR>, macro};
+                                pack_a_portable<MR>, pack_b_portable<NR>, macro,
+                                /*macro_rowmajor_a=*/nullptr};
   return k;
 }
 

@@ -18,21 +18,24 @@ using i64 = std::int64_t;
 constexpr int MR = 12, NR = 32, NV = NR / 16;
 
 // C[R x (V vectors)] = alpha * A @ B + beta * C; `last` masks the columns of the last vector.
-template <int R, int V>
-void tile(i64 kc, const float* a, const float* b, float* c, i64 ldc, float alpha, float beta,
-          __mmask16 last) {
+// A is a packed panel (MR floats per k) or, !Packed, R rows of a row-major matrix with row
+// stride lda, read in place: small-M products then skip packing A altogether.
+template <int R, int V, bool Packed>
+void tile(i64 kc, const float* a, i64 lda, const float* b, float* c, i64 ldc, float alpha,
+          float beta, __mmask16 last) {
   __m512 acc[R][V];
 #pragma GCC unroll 32
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v) acc[r][v] = _mm512_setzero_ps();
-  for (i64 p = 0; p < kc; ++p, a += MR, b += NR) {
+  const i64 row_step = Packed ? 1 : lda, k_step = Packed ? MR : 1;
+  for (i64 p = 0; p < kc; ++p, a += k_step, b += NR) {
     __m512 bv[V];
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v) bv[v] = _mm512_load_ps(b + 16 * v);
 #pragma GCC unroll 32
     for (int r = 0; r < R; ++r) {
-      const __m512 av = _mm512_set1_ps(a[r]);
+      const __m512 av = _mm512_set1_ps(a[r * row_step]);
 #pragma GCC unroll 4
       for (int v = 0; v < V; ++v) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
     }
@@ -137,32 +140,42 @@ void pack_b(const float* b, i64 ldb, bool trans, i64 depth, i64 cols, float* dst
   }
 }
 
-using TileFn = void (*)(i64, const float*, const float*, float*, i64, float, float, __mmask16);
+using TileFn = void (*)(i64, const float*, i64, const float*, float*, i64, float, float,
+                        __mmask16);
 
-template <std::size_t... I>
+template <bool Packed, std::size_t... I>
 constexpr std::array<TileFn, sizeof...(I)> tile_table(std::index_sequence<I...>) {
-  return {{&tile<static_cast<int>(I / NV) + 1, static_cast<int>(I % NV) + 1>...}};
+  return {{&tile<static_cast<int>(I / NV) + 1, static_cast<int>(I % NV) + 1, Packed>...}};
 }
-// kTiles[(rows - 1) * NV + (vectors - 1)]
-constexpr auto kTiles = tile_table(std::make_index_sequence<MR * NV>{});
+// kTiles<packed>[(rows - 1) * NV + (vectors - 1)]
+template <bool Packed>
+constexpr auto kTiles = tile_table<Packed>(std::make_index_sequence<MR * NV>{});
 
-void run_tile(int rows, int cols, i64 kc, const float* a, const float* b, float* c, i64 ldc,
-              float alpha, float beta) {
+template <bool Packed>
+void run_tile(int rows, int cols, i64 kc, const float* a, i64 lda, const float* b, float* c,
+              i64 ldc, float alpha, float beta) {
   const int vectors = (cols + 15) / 16;
   const __mmask16 last = static_cast<__mmask16>(0xFFFFu >> (16 * vectors - cols));
-  kTiles[(rows - 1) * NV + vectors - 1](kc, a, b, c, ldc, alpha, beta, last);
+  kTiles<Packed>[(rows - 1) * NV + vectors - 1](kc, a, lda, b, c, ldc, alpha, beta, last);
 }
 
 void macro(const float* pa, const float* pb, i64 mc, i64 nc, i64 kc, float* c, i64 ldc,
            float alpha, float beta, const Epilogue* epi, i64 row0, i64 col0) {
-  macro_kernel<MR, NR>(run_tile, pa, pb, mc, nc, kc, c, ldc, alpha, beta, epi, row0, col0);
+  macro_kernel<MR, NR>(run_tile<true>, pa, kc, pb, mc, nc, kc, c, ldc, alpha, beta, epi, row0,
+                       col0);
+}
+
+void macro_rowmajor_a(const float* a, i64 lda, const float* pb, i64 mc, i64 nc, i64 kc, float* c,
+                      i64 ldc, float alpha, float beta, const Epilogue* epi, i64 row0, i64 col0) {
+  macro_kernel<MR, NR>(run_tile<false>, a, lda, pb, mc, nc, kc, c, ldc, alpha, beta, epi, row0,
+                       col0);
 }
 
 }  // namespace
 
 const GemmKernels& gemm_kernels_avx512() {
   static const GemmKernels k = {MR, NR, /*mc=*/192, /*kc=*/384, /*nc=*/768,
-                                pack_a, pack_b, macro};
+                                pack_a, pack_b, macro, macro_rowmajor_a};
   return k;
 }
 

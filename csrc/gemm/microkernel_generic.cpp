@@ -14,8 +14,8 @@ namespace {
 using i64 = std::int64_t;
 constexpr int MR = 4, NR = 16;
 
-void run_tile(int rows, int cols, i64 kc, const float* a, const float* b, float* c, i64 ldc,
-              float alpha, float beta) {
+void run_tile(int rows, int cols, i64 kc, const float* a, i64 /*lda: packed*/, const float* b,
+              float* c, i64 ldc, float alpha, float beta) {
   float acc[MR][NR] = {};
   for (i64 p = 0; p < kc; ++p, a += MR, b += NR)
     for (int r = 0; r < MR; ++r)
@@ -34,14 +34,15 @@ void run_tile(int rows, int cols, i64 kc, const float* a, const float* b, float*
 
 void macro(const float* pa, const float* pb, i64 mc, i64 nc, i64 kc, float* c, i64 ldc,
            float alpha, float beta, const Epilogue* epi, i64 row0, i64 col0) {
-  macro_kernel<MR, NR>(run_tile, pa, pb, mc, nc, kc, c, ldc, alpha, beta, epi, row0, col0);
+  macro_kernel<MR, NR>(run_tile, pa, kc, pb, mc, nc, kc, c, ldc, alpha, beta, epi, row0, col0);
 }
 
 }  // namespace
 
 const GemmKernels& gemm_kernels_generic() {
   static const GemmKernels k = {MR, NR, /*mc=*/128, /*kc=*/256, /*nc=*/1024,
-                                pack_a_portable<MR>, pack_b_portable<NR>, macro};
+                                pack_a_portable<MR>, pack_b_portable<NR>, macro,
+                                /*macro_rowmajor_a=*/nullptr};
   return k;
 }
 
