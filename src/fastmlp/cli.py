@@ -1,4 +1,4 @@
-"""The `fastmlp` command: train, eval, backends."""
+"""The `fastmlp` command: train, eval, plot, gradcheck, backends, bench."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +6,11 @@ import sys
 
 from . import backends as _backends
 from . import bench as _bench
+from .datasets.toy import TOY_DATASETS
+from .losses import LOSSES
+from .model import HIDDEN_ACTIVATIONS, INIT_ALIASES, INITS
+from .optim import OPTIMIZERS
+from .schedules import SCHEDULES
 
 SEED_SIZES = "784,1024,512,10"
 
@@ -43,23 +48,70 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="fastmlp", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("train", help="train an MLP on MNIST")
-    t.add_argument("--sizes", type=_sizes, default=_sizes(SEED_SIZES),
-                   help=f"layer sizes, input to output (default {SEED_SIZES})")
-    t.add_argument("--activation", default="relu")
-    t.add_argument("--init", default="he", choices=["he", "xavier"])
+    t = sub.add_parser("train", help="train an MLP on MNIST or a 2-D toy problem")
+    t.add_argument("--dataset", default="mnist", choices=["mnist", *TOY_DATASETS],
+                   help="mnist (default) or a seeded 2-D toy problem")
+    t.add_argument("--sizes", type=_sizes, default=None,
+                   help=f"layer sizes, input to output (default {SEED_SIZES} for mnist, "
+                        "2,32,32,<classes> for toy data)")
+    t.add_argument("--activation", default="relu", choices=HIDDEN_ACTIVATIONS)
+    t.add_argument("--init", default="he", choices=[*INITS, *INIT_ALIASES])
+    t.add_argument("--loss", default="cross_entropy", choices=list(LOSSES),
+                   help="cross_entropy (softmax), mse (sigmoid outputs vs one-hot), "
+                        "bce (one sigmoid output, two classes)")
     t.add_argument("--epochs", type=int, default=5)
     t.add_argument("--batch-size", type=_positive_int, default=128)
-    t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument("--weight-decay", type=float, default=0.0)
+    t.add_argument("--optimizer", default="adam", choices=list(OPTIMIZERS))
+    t.add_argument("--lr", type=float, default=None,
+                   help="learning rate (default: the optimizer's; adam 1e-3, sgd 0.01, rmsprop 0.01)")
+    t.add_argument("--momentum", type=float, default=None, help="sgd and rmsprop momentum")
+    t.add_argument("--nesterov", action="store_true", help="Nesterov momentum (sgd)")
+    t.add_argument("--alpha", type=float, default=None, help="rmsprop smoothing constant")
+    t.add_argument("--weight-decay", type=float, default=None,
+                   help="L2 penalty (adamw: decoupled decay, default 0.01)")
+    t.add_argument("--dropout", type=float, default=0.0, help="drop probability of hidden units")
+    t.add_argument("--batch-norm", action="store_true", help="batch norm on every hidden layer")
+    t.add_argument("--val-split", type=float, default=None,
+                   help="fraction of the training data held out for validation "
+                        "(default 0, or 0.1 with --early-stopping)")
+    t.add_argument("--early-stopping", type=_positive_int, metavar="PATIENCE",
+                   help="stop after PATIENCE epochs without a better validation loss; "
+                        "the best weights are restored")
+    t.add_argument("--schedule", choices=list(SCHEDULES), help="learning-rate schedule")
+    t.add_argument("--step-size", type=_positive_int, help="step schedule: epochs per decay")
+    t.add_argument("--gamma", type=float, default=0.1, help="step schedule: decay factor")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--save", metavar="MODEL.npz", help="save the trained model here")
+    t.add_argument("--history", metavar="FILE.json|FILE.csv", help="save the history here")
+    t.add_argument("--plots", metavar="DIR", help="write curves, gradient norms and "
+                   "misclassified digits / decision regions here (needs matplotlib)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_runtime_options(t)
 
-    e = sub.add_parser("eval", help="evaluate a saved model on the MNIST test set")
+    e = sub.add_parser("eval", help="evaluate a saved model on a test set (MNIST by default)")
     e.add_argument("model", metavar="MODEL.npz")
+    e.add_argument("--dataset", default="mnist", choices=["mnist", *TOY_DATASETS])
+    e.add_argument("--seed", type=int, default=0, help="seed the toy data was trained with")
     _add_runtime_options(e)
+
+    p = sub.add_parser("plot", help="plot a saved training history (curves, gradient norms)")
+    p.add_argument("history", metavar="HISTORY.json|HISTORY.csv")
+    p.add_argument("--out", metavar="DIR", help="where the PNGs go (default: beside the history)")
+
+    g = sub.add_parser("gradcheck", help="check backprop against finite differences (float64)")
+    g.add_argument("--sizes", type=_sizes, default=None,
+                   help="layer sizes (default 5,7,6,3; last size 1 with --loss bce)")
+    g.add_argument("--activation", default="tanh", choices=HIDDEN_ACTIVATIONS)
+    g.add_argument("--loss", default="cross_entropy", choices=list(LOSSES))
+    g.add_argument("--batch-norm", action="store_true")
+    g.add_argument("--init", default="xavier", choices=[*INITS, *INIT_ALIASES])
+    g.add_argument("--batch-size", type=int, default=8)
+    g.add_argument("--h", type=float, default=1e-6, help="finite-difference step")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--model", metavar="MODEL.npz", help="check a saved model's architecture "
+                   "and parameters instead (dropout off)")
+    g.add_argument("--backend", help="numpy, numba or cpp (float64 runs the NumPy kernels)")
+    g.add_argument("--threads", type=_positive_int, help="threads for every backend")
 
     sub.add_parser("backends", help="list backends, whether they load, and their native kernels")
     _bench.add_parser(sub)
@@ -74,39 +126,121 @@ def _setup(args):
     return _backends.get_backend()
 
 
+def _load_data(args):
+    if args.dataset == "mnist":
+        from .datasets import load_mnist
+
+        return load_mnist(args.data_dir)
+    from .datasets import load_toy
+
+    return load_toy(args.dataset, seed=args.seed)
+
+
+def _default_sizes(args, x, y):
+    if args.dataset == "mnist":
+        return _sizes(SEED_SIZES)
+    return [x.shape[1], 32, 32, 1 if args.loss == "bce" else int(y.max()) + 1]
+
+
+def _log_epoch(epoch, h):
+    parts = [f"epoch {epoch + 1:3d}", f"loss {h.loss[-1]:.4f}",
+             f"train acc {h.train_accuracy[-1]:.4f}"]
+    if h.val_loss and h.val_loss[-1] == h.val_loss[-1]:  # not NaN: a validation split exists
+        parts.append(f"val loss {h.val_loss[-1]:.4f}  val acc {h.val_accuracy[-1]:.4f}")
+    parts += [f"test acc {h.test_accuracy[-1]:.4f}", f"lr {h.lr[-1]:.3g}",
+              f"{h.seconds[-1]:.2f} s"]
+    print("  ".join(parts), flush=True)
+
+
 def cmd_train(args):
-    from .datasets import load_mnist
     from .model import MLP
+    from .schedules import StepLR, make_schedule
     from .train import train
 
     backend = _setup(args)
-    x, y, xt, yt = load_mnist(args.data_dir)
-    if args.sizes[0] != x.shape[1]:
-        raise ValueError(f"--sizes starts with {args.sizes[0]} but the data has {x.shape[1]} features")
-    model = MLP(args.sizes, activation=args.activation, init=args.init, seed=args.seed,
-                backend=backend)
-    print(f"fastmlp: {model}, threads={_backends.get_num_threads() or 'default'}; "
-          f"{x.shape[0]} train / {xt.shape[0]} test samples", flush=True)
+    val_split = args.val_split
+    if val_split is None:
+        val_split = 0.1 if args.early_stopping else 0.0
+    if args.history:
+        from .history import file_format
 
-    def log(epoch, h):
-        print(f"epoch {epoch + 1:3d}  loss {h.loss[-1]:.4f}  train acc {h.train_accuracy[-1]:.4f}"
-              f"  test acc {h.test_accuracy[-1]:.4f}  {h.seconds[-1]:.2f} s", flush=True)
+        file_format(args.history)  # before training, not after
+    if args.early_stopping and not val_split:
+        raise ValueError("--early-stopping monitors the validation loss: give --val-split > 0")
+    x, y, xt, yt = _load_data(args)
+    sizes = args.sizes or _default_sizes(args, x, y)
+    if sizes[0] != x.shape[1]:
+        raise ValueError(f"--sizes starts with {sizes[0]} but the data has {x.shape[1]} features")
+    model = MLP(sizes, activation=args.activation, init=args.init, seed=args.seed,
+                backend=backend, loss=args.loss, dropout=args.dropout,
+                batch_norm=args.batch_norm)
+    schedule = (StepLR(args.step_size, args.gamma) if args.schedule == "step"
+                else make_schedule(args.schedule))
+    options = {"momentum": args.momentum, "nesterov": args.nesterov or None,
+               "alpha": args.alpha}
+    print(f"fastmlp: {model}, optimizer={args.optimizer}, "
+          f"threads={_backends.get_num_threads() or 'default'}; {args.dataset}: "
+          f"{x.shape[0]} train{f' ({val_split:g} held out for validation)' if val_split else ''}"
+          f" / {xt.shape[0]} test samples", flush=True)
 
-    train(model, x, y, xt, yt, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-          weight_decay=args.weight_decay, seed=args.seed, progress=not args.no_progress, log=log)
+    history = train(model, x, y, xt, yt, epochs=args.epochs, batch_size=args.batch_size,
+                    lr=args.lr, optimizer=args.optimizer, weight_decay=args.weight_decay,
+                    optimizer_options=options, val_split=val_split,
+                    early_stopping=args.early_stopping, schedule=schedule, seed=args.seed,
+                    progress=not args.no_progress, log=_log_epoch)
+    if history.best_epoch is not None:
+        loss, acc = model.evaluate(xt, yt)
+        print(f"early stopping: restored the weights of epoch {history.best_epoch + 1} "
+              f"(val loss {history.val_loss[history.best_epoch]:.4f}); "
+              f"test loss {loss:.4f}  test acc {acc:.4f}")
     if args.save:
         model.save(args.save)
         print(f"saved {args.save}")
+    if args.history:
+        history.save(args.history)
+        print(f"saved {args.history}")
+    if args.plots:
+        from .plots import save_training_plots
+
+        for path in save_training_plots(args.plots, history, model, xt, yt):
+            print(f"wrote {path}")
     return 0
 
 
+def cmd_plot(args):
+    from pathlib import Path
+
+    from .history import History
+    from .plots import save_training_plots
+
+    history = History.load(args.history)
+    out = Path(args.out) if args.out else Path(args.history).resolve().parent
+    for path in save_training_plots(out, history):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_gradcheck(args):
+    from .gradcheck import DEFAULT_SIZES, gradient_check
+    from .model import MLP
+
+    backend = _setup(args)
+    model = MLP.load(args.model, backend=backend) if args.model else None
+    sizes = args.sizes or ((*DEFAULT_SIZES[:-1], 1) if args.loss == "bce" else DEFAULT_SIZES)
+    report = gradient_check(sizes, activation=args.activation, loss=args.loss,
+                            batch_norm=args.batch_norm, init=args.init,
+                            batch_size=args.batch_size, seed=args.seed, h=args.h,
+                            backend=backend, model=model)
+    print(report.format())
+    return 0 if report.passed else 1
+
+
 def cmd_eval(args):
-    from .datasets import load_mnist
     from .model import MLP
 
     backend = _setup(args)
     model = MLP.load(args.model, backend=backend)
-    _, _, xt, yt = load_mnist(args.data_dir)
+    _, _, xt, yt = _load_data(args)
     loss, acc = model.evaluate(xt, yt)
     print(f"{args.model}: {model}\ntest loss {loss:.4f}  test accuracy {acc:.4f}")
     return 0
@@ -135,7 +269,8 @@ def cmd_backends(args):
     return 0
 
 
-COMMANDS = {"train": cmd_train, "eval": cmd_eval, "backends": cmd_backends}
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "plot": cmd_plot, "gradcheck": cmd_gradcheck,
+            "backends": cmd_backends}
 COMMANDS["bench"] = _bench.run_command
 
 

@@ -49,7 +49,8 @@ class History:
     def save(self, path):
         """Writes the history as JSON (.json) or CSV (.csv, one row per epoch)."""
         path = Path(path)
-        kind = _kind(path)
+        kind = file_format(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
         if kind == "json":
             path.write_text(json.dumps(_nan_to_none(self.as_dict()), indent=1) + "\n")
             return path
@@ -70,7 +71,7 @@ class History:
     def load(cls, path):
         """Reads a history written by save() (JSON or CSV)."""
         path = Path(path)
-        kind = _kind(path)
+        kind = file_format(path)
         try:
             if kind == "json":
                 data = json.loads(path.read_text())
@@ -96,7 +97,9 @@ class History:
         return history
 
 
-def _kind(path):
+def file_format(path):
+    """'json' or 'csv' by the file's suffix; anything else is an error."""
+    path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".json", ".csv"):
         raise ValueError(f"{path}: a history file ends in .json or .csv")
