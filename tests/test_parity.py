@@ -200,3 +200,150 @@ def test_float64_falls_back_to_the_oracle(any_backend, oracle, rng):
     labels = np.arange(9, dtype=np.int64) % 4
     assert any_backend.softmax_cross_entropy(want, labels, g) == oracle.softmax_cross_entropy(want, labels, ref)
     np.testing.assert_array_equal(g, ref)
+
+
+# -- issue #6 kernels: activations, losses, dropout, batch norm, optimizers ---------------
+# Same error model as above: a sum of K terms carries K*eps relative to the sum of the
+# magnitudes; an elementwise formula a handful of roundings (8 ulps of what enters it).
+@pytest.mark.parametrize("n,f", ROW_SHAPES, ids=ROW_IDS)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("inplace", [False, True], ids=["out", "inplace"])
+def test_activation_forward(any_backend, oracle, rng, n, f, activation, inplace):
+    x = _rand(rng, (n, f), scale=3.0)
+    want = oracle.activation_forward(activation, x, np.empty_like(x))
+    got = x.copy() if inplace else np.full_like(x, np.nan)
+    any_backend.activation_forward(activation, got if inplace else x, got)
+    assert np.all(np.abs(got - want) <= 8 * EPS32 * np.abs(want) + 1e-30)
+
+
+@pytest.mark.parametrize("n,c", [(1, 2), (7, 3), (64, 10), (128, 10), (33, 129)])
+def test_mse_loss(any_backend, oracle, rng, n, c):
+    outputs = rng.random((n, c)).astype(np.float32)  # sigmoid outputs
+    labels = rng.integers(0, c, n).astype(np.int64)
+    got, want = np.full((n, c), np.nan, np.float32), np.empty((n, c), np.float32)
+    loss = any_backend.mse_loss(outputs, labels, got)
+    ref = oracle.mse_loss(outputs, labels, want)
+    assert abs(loss - ref) <= 2 * (n * c + 8) * EPS32 * ref
+    assert np.all(np.abs(got - want) <= 8 * EPS32 * np.abs(want) + 1e-30)
+
+
+@pytest.mark.parametrize("n", [1, 7, 128, 1000])
+@pytest.mark.parametrize("scale", [1.0, 40.0], ids=["normal", "large-logits"])
+def test_sigmoid_binary_cross_entropy(any_backend, oracle, rng, n, scale):
+    logits = _rand(rng, (n, 1), scale=scale)
+    labels = rng.integers(0, 2, n).astype(np.int64)
+    got, want = np.full((n, 1), np.nan, np.float32), np.empty((n, 1), np.float32)
+    loss = any_backend.sigmoid_binary_cross_entropy(logits, labels, got)
+    ref = oracle.sigmoid_binary_cross_entropy(logits, labels, want)
+    assert np.isfinite(loss)
+    assert abs(loss - ref) <= 2 * (n + 8) * EPS32 * (abs(ref) + scale)
+    assert np.all(np.abs(got - want) <= 8 * EPS32 / n)
+
+
+@pytest.mark.parametrize("n,f", ROW_SHAPES, ids=ROW_IDS)
+@pytest.mark.parametrize("p", [0.0, 0.2, 0.5])
+@pytest.mark.parametrize("inplace", [False, True], ids=["out", "inplace"])
+def test_dropout(any_backend, oracle, rng, n, f, p, inplace):
+    x = _rand(rng, (n, f))
+    noise = rng.random((n, f), dtype=np.float32)
+    want = oracle.dropout(x, noise, p, np.empty_like(x))
+    got = x.copy() if inplace else np.full_like(x, np.nan)
+    any_backend.dropout(got if inplace else x, noise, p, got)
+    np.testing.assert_array_equal(got == 0, want == 0)  # the same units dropped, exactly
+    assert np.all(np.abs(got - want) <= 2 * EPS32 * np.abs(want))
+
+
+BN_SHAPES = [(2, 1), (7, 13), (33, 65), (128, 1024)]
+BN_IDS = [f"{n}x{f}" for n, f in BN_SHAPES]
+
+
+def _bn_inputs(rng, n, f):
+    x = _rand(rng, (n, f), scale=2.0) + _rand(rng, f)  # per-feature offsets of the scale of x
+    return x, _rand(rng, f) + 1, _rand(rng, f)
+
+
+@pytest.mark.parametrize("n,f", BN_SHAPES, ids=BN_IDS)
+def test_batch_norm_forward(any_backend, oracle, rng, n, f):
+    x, gamma, beta = _bn_inputs(rng, n, f)
+    rm0, rv0 = _rand(rng, f), np.abs(_rand(rng, f)) + 0.5
+    results = []
+    for backend in (any_backend, oracle):
+        out, mean, invstd = (np.full((n, f), np.nan, np.float32), np.full(f, np.nan, np.float32),
+                             np.full(f, np.nan, np.float32))
+        rm, rv = rm0.copy(), rv0.copy()
+        backend.batch_norm_forward(x, gamma, beta, out, mean, invstd, rm, rv, 0.1, 1e-5)
+        results.append((out, mean, invstd, rm, rv))
+    (out1, m1, s1, rm1, rv1), (out0, m0, s0, rm0_, rv0_) = results
+    tol = 4 * (n + 8) * EPS32
+    scale_x = np.abs(x).max(axis=0)  # the magnitudes the mean and variance sum
+    assert np.all(np.abs(m1 - m0) <= tol * scale_x)
+    assert np.all(np.abs(s1 - s0) <= tol * s0 * (1 + scale_x * s0))
+    xhat_scale = (np.abs(x) + scale_x) * s0
+    assert np.all(np.abs(out1 - out0) <= tol * (np.abs(gamma) * (1 + xhat_scale) + np.abs(beta)))
+    assert np.all(np.abs(rm1 - rm0_) <= tol * (np.abs(rm0) + scale_x))
+    assert np.all(np.abs(rv1 - rv0_) <= tol * (rv0 + scale_x ** 2))
+
+
+@pytest.mark.parametrize("n,f", ROW_SHAPES, ids=ROW_IDS)
+def test_batch_norm_inference(any_backend, oracle, rng, n, f):
+    x, gamma, beta = _bn_inputs(rng, n, f)
+    rm, rv = _rand(rng, f), np.abs(_rand(rng, f)) + 0.5
+    got, want = np.full((n, f), np.nan, np.float32), np.empty((n, f), np.float32)
+    any_backend.batch_norm_inference(x, gamma, beta, rm, rv, got, 1e-5)
+    oracle.batch_norm_inference(x, gamma, beta, rm, rv, want, 1e-5)
+    scale = np.abs(gamma) / np.sqrt(rv + 1e-5)
+    assert np.all(np.abs(got - want) <= 8 * EPS32 * (scale * (np.abs(x) + np.abs(rm)) + np.abs(beta)))
+
+
+@pytest.mark.parametrize("n,f", BN_SHAPES, ids=BN_IDS)
+@pytest.mark.parametrize("inplace", [False, True], ids=["out", "inplace"])
+def test_batch_norm_backward(any_backend, oracle, rng, n, f, inplace):
+    x, gamma, _ = _bn_inputs(rng, n, f)
+    mean = x.mean(axis=0)
+    invstd = (1 / np.sqrt(x.var(axis=0) + 1e-5)).astype(np.float32)
+    grad = _rand(rng, (n, f))
+    results = []
+    for backend in (any_backend, oracle):
+        gg, gb = np.full(f, np.nan, np.float32), np.full(f, np.nan, np.float32)
+        g = grad.copy()
+        gx = g if inplace else np.full_like(g, np.nan)
+        backend.batch_norm_backward(g, x, gamma, mean, invstd, gx, gg, gb)
+        results.append((gx, gg, gb))
+    (gx1, gg1, gb1), (gx0, gg0, gb0) = results
+    xhat = np.abs((x - mean) * invstd).astype(np.float64)
+    tol = 4 * (n + 8) * EPS32
+    assert np.all(np.abs(gb1 - gb0) <= tol * np.abs(grad).sum(axis=0))
+    assert np.all(np.abs(gg1 - gg0) <= tol * (np.abs(grad) * (xhat + 1)).sum(axis=0))
+    g_mean = np.abs(grad).mean(axis=0)
+    bound = np.abs(gamma) * invstd * (np.abs(grad) + g_mean + (xhat + 1) * g_mean * (xhat.max(axis=0) + 1))
+    assert np.all(np.abs(gx1 - gx0) <= tol * bound)
+
+
+OPTIMIZER_STEPS = {
+    "sgd": lambda be, p, g, s, wd: be.sgd_step(p, g, None, 0.1, weight_decay=wd),
+    "sgd-momentum": lambda be, p, g, s, wd: be.sgd_step(p, g, s[0], 0.1, 0.9, False, wd),
+    "sgd-nesterov": lambda be, p, g, s, wd: be.sgd_step(p, g, s[0], 0.1, 0.9, True, wd),
+    "rmsprop": lambda be, p, g, s, wd: be.rmsprop_step(p, g, s[0], None, 1e-2, 0.99, 1e-8, 0.0, wd),
+    "rmsprop-momentum": lambda be, p, g, s, wd: be.rmsprop_step(p, g, s[0], s[1], 1e-2, 0.9, 1e-8, 0.5, wd),
+    "adamw": lambda be, p, g, s, wd: be.adamw_step(p, g, s[0], s[1], 1e-3, 0.9, 0.999, 1e-8, s[2], wd),
+}
+
+
+@pytest.mark.parametrize("size", [1, 7, 1000, 33 * 65, 100_003])
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+@pytest.mark.parametrize("rule", list(OPTIMIZER_STEPS))
+def test_optimizer_steps(any_backend, oracle, rng, size, weight_decay, rule):
+    param, grad = _rand(rng, size), _rand(rng, size, scale=0.1)
+    states = []
+    for backend in (any_backend, oracle):
+        p, state = param.copy(), [np.zeros(size, np.float32), np.zeros(size, np.float32)]
+        for step in (1, 2, 3):
+            OPTIMIZER_STEPS[rule](backend, p, grad, state + [step], weight_decay)
+        states.append((p, state))
+    (p1, s1), (p0, s0) = states
+    # three steps of a few roundings each; momentum sums carry at most 1/(1-0.9) = 10 steps'
+    # worth of |grad| and normalized steps move by about lr each
+    move = 3 * (0.1 * 10 * (np.abs(grad) + weight_decay * np.abs(param)) + 1e-2 * 10)
+    assert np.all(np.abs(p1 - p0) <= 24 * EPS32 * (np.abs(param) + move))
+    for a, b in zip(s1, s0):
+        assert np.all(np.abs(a - b) <= 24 * EPS32 * (np.abs(b) + 10 * (np.abs(grad) + np.abs(param))))
