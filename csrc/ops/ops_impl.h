@@ -102,23 +102,46 @@ void column_sums(const float* g, i64 ldg, i64 rows, i64 cols, float* out) {
   }
 }
 
+// Rows go in chunks of 16 lanes (lane l takes elements l, l+16, ...), the last chunk copied
+// and padded with -inf (whose exp is 0), and lanes are combined in a fixed order at the end:
+// the loops vectorize without reassociating sums, and no result depends on the thread count.
+constexpr int kLanes = 16;
+
+// The 16 logits from z[j] on, padded past the row's end.
+inline const float* lanes_at(const float* z, i64 j, i64 classes, float* tail) {
+  if (classes - j >= kLanes) return z + j;
+  for (int l = 0; l < kLanes; ++l) tail[l] = l < classes - j ? z[j + l] : -__builtin_inff();
+  return tail;
+}
+
 double softmax_xent_row(const float* z, i64 classes, i64 label, float n, float* grad) {
-  float mx = z[0];
-#pragma omp simd reduction(max : mx)
-  for (i64 j = 1; j < classes; ++j) mx = z[j] > mx ? z[j] : mx;
-  float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-  for (i64 j = 0; j < classes; ++j) {
-    const float e = exp_f32(z[j] - mx);
-    grad[j] = e;
-    sum += e;
-  }
-  // grad = (e / sum - onehot) / n, rounding like the oracle's three in-place steps
+  alignas(64) float lane_max[kLanes], lane_sum[kLanes], e[kLanes], tail[kLanes];
+  for (int l = 0; l < kLanes; ++l) lane_max[l] = -__builtin_inff(), lane_sum[l] = 0.0f;
+  for (i64 j = 0; j < classes; j += kLanes) {
+    const float* v = lanes_at(z, j, classes, tail);
 #pragma omp simd
-  for (i64 j = 0; j < classes; ++j) {
-    const float p = grad[j] / sum;
-    grad[j] = (j == label ? p - 1.0f : p) / n;
+    for (int l = 0; l < kLanes; ++l) lane_max[l] = v[l] > lane_max[l] ? v[l] : lane_max[l];
   }
+  float mx = lane_max[0];
+  for (int l = 1; l < kLanes; ++l) mx = lane_max[l] > mx ? lane_max[l] : mx;
+
+  for (i64 j = 0; j < classes; j += kLanes) {
+    const float* v = lanes_at(z, j, classes, tail);
+#pragma omp simd
+    for (int l = 0; l < kLanes; ++l) {
+      e[l] = exp_f32(v[l] - mx);
+      lane_sum[l] += e[l];
+    }
+    for (int l = 0; l < kLanes && j + l < classes; ++l) grad[j + l] = e[l];
+  }
+  float sum = lane_sum[0];
+  for (int l = 1; l < kLanes; ++l) sum += lane_sum[l];
+
+  // grad = (e / sum - onehot) / n, rounding like the oracle's three in-place steps
+  const float e_label = grad[label];
+#pragma omp simd
+  for (i64 j = 0; j < classes; ++j) grad[j] = grad[j] / sum / n;
+  grad[label] = (e_label / sum - 1.0f) / n;
   return __builtin_log(static_cast<double>(sum)) - static_cast<double>(z[label] - mx);
 }
 
