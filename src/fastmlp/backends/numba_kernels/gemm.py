@@ -22,7 +22,7 @@ from numba import njit, prange
 from .activations import IDENTITY, activate
 from .denormals import flush_begin, flush_end
 from .options import JIT
-from .simd import MR, NO_OUT, NR, VECTOR_ACTIVATIONS, microkernel
+from .simd import MR, NO_OUT, NR, VECTOR_ACTIVATIONS, gather_columns, microkernel
 
 KC = 256          # k depth of a slice: a KC x NR panel slice of V (32 KB) stays in L1
 TASKS_PER_THREAD = 4
@@ -58,13 +58,9 @@ def _pack_v(b, trans_b, q, k, n, vp):
     base = q * k * NR
     l0 = q * NR
     cols = min(NR, n - l0)
-    if trans_b:  # V[p, c] = b[c, p]: a transpose of NR rows of b, written sequentially
+    if trans_b:  # V[p, c] = b[c, p]: a transpose of NR rows of b, by vector gathers
         for p in range(k):
-            dst = vp[base + p * NR:base + p * NR + NR]
-            for c in range(cols):
-                dst[c] = b[l0 + c, p]
-            for c in range(cols, NR):
-                dst[c] = 0.0
+            gather_columns(b, l0 * k + p, k, cols, vp, base + p * NR, NR)
     else:
         for p in range(k):
             src = b[p, l0:l0 + cols]

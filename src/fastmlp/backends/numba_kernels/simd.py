@@ -147,3 +147,56 @@ def microkernel(typingctx, up, u_off, vp, v_off, kc, c, c_off, ldc, rows, cols, 
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+@intrinsic
+def gather_columns(typingctx, src, s_off, ld, count, dst, d_off, width):
+    """dst.flat[d_off + c] = src.flat[s_off + c*ld] for c < count, zero for count <= c <
+    width (width a multiple of LANES): one column of a row-major block, gathered by
+    vector (a scalar transposing copy runs at about one float per cycle). The caller
+    guarantees every address is in bounds."""
+    sig = types.void(src, types.intp, types.intp, types.intp, dst, types.intp, types.intp)
+
+    def codegen(context, builder, signature, args):
+        src_v, s_off_v, ld_v, count_v, dst_v, d_off_v, width_v = args
+        f32 = ir.FloatType()
+        i32 = ir.IntType(32)
+        idx = ir.IntType(64)
+        vec = ir.VectorType(f32, LANES)
+        ivec = ir.VectorType(idx, LANES)
+        pvec = ir.VectorType(f32.as_pointer(), LANES)
+        mask_t = ir.VectorType(ir.IntType(1), LANES)
+        gather = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(vec, [pvec, i32, mask_t, vec]),
+            f"llvm.masked.gather.v{LANES}f32.v{LANES}p0")
+
+        def data(pos, value):
+            return context.make_array(signature.args[pos])(context, builder, value).data
+
+        def splat(value):
+            return builder.shuffle_vector(
+                builder.insert_element(ir.Constant(ivec, ir.Undefined), value,
+                                       ir.Constant(idx, 0)),
+                ir.Constant(ivec, ir.Undefined), ir.Constant(ir.VectorType(i32, LANES), None))
+
+        base = builder.gep(data(0, src_v), [s_off_v])
+        out = builder.gep(data(4, dst_v), [d_off_v])
+        lanes = ir.Constant(ivec, [ir.Constant(idx, i) for i in range(LANES)])
+        ld_s = splat(ld_v)
+        count_s = splat(count_v)
+        base_s = splat(builder.ptrtoint(base, idx))
+        four = splat(ir.Constant(idx, 4))  # bytes per float32
+        with cgutils.for_range_slice(builder, ir.Constant(idx, 0), width_v,
+                                     ir.Constant(idx, LANES)) as (c0, _):
+            cols = builder.add(splat(c0), lanes)
+            mask = builder.icmp_signed("<", cols, count_s)
+            # masked-off lanes would address past the block: clamp them to column 0
+            # (llvmlite's gep takes no vector index: addresses as integers)
+            offsets = builder.mul(builder.select(mask, cols, ir.Constant(ivec, None)), ld_s)
+            ptrs = builder.inttoptr(builder.add(base_s, builder.mul(offsets, four)), pvec)
+            values = builder.call(gather, [ptrs, ir.Constant(i32, 4), mask, ir.Constant(vec, None)])
+            builder.store(values, builder.bitcast(builder.gep(out, [c0]), vec.as_pointer()),
+                          align=4)
+        return context.get_dummy_value()
+
+    return sig, codegen
