@@ -103,7 +103,29 @@ def test_results_do_not_depend_on_the_thread_count(numba_backend):
 def test_every_kernel_is_native(numba_backend):
     assert set(numba_backend.native_kernels()) >= {
         "gemm", "dense_forward", "activation_backward", "bias_grad",
-        "softmax_cross_entropy", "adam_step"}
+        "softmax_cross_entropy", "adam_step", "forward_backward"}
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_native_step_runs_the_same_kernels_as_the_composed_one(numba_backend, activation):
+    """The one-call forward_backward gives the bits of the kernel-by-kernel sequence."""
+    from fastmlp.backends.base import Backend
+    rng = np.random.default_rng(3)
+    sizes, n = [67, 45, 29, 10], 37
+    layers = list(zip(sizes[:-1], sizes[1:]))
+    weights = [_rand(rng, (o, i)) * np.float32(0.2) for i, o in layers]
+    biases = [_rand(rng, o) for _, o in layers]
+    x, labels = _rand(rng, (n, sizes[0])), rng.integers(0, sizes[-1], n)
+    runs = []
+    for fb in (numba_backend._forward_backward, Backend._forward_backward.__get__(numba_backend)):
+        wg = [np.empty_like(w) for w in weights]
+        bg = [np.empty_like(b) for b in biases]
+        acts = [np.empty((n, o), np.float32) for _, o in layers]
+        grads = [np.empty((n, o), np.float32) for _, o in layers]
+        loss = fb(x, labels, weights, biases, wg, bg, acts, grads, activation)
+        runs.append([np.float64(loss)] + wg + bg + acts + grads)
+    for got, want in zip(*runs):
+        np.testing.assert_array_equal(got, want)
 
 
 def test_bad_arguments_are_rejected_before_the_kernel_runs(numba_backend):

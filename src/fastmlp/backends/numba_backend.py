@@ -21,7 +21,7 @@ try:
 except ImportError as exc:  # pragma: no cover - numba is a declared dependency
     raise ImportError(f"numba is not importable ({exc}); install it with `pip install numba`") from exc
 
-from .numba_kernels import activations, adam, bias_grad, gemm, loss
+from .numba_kernels import activations, adam, bias_grad, gemm, loss, step
 
 _NO_BIAS = np.empty(0, np.float32)
 
@@ -77,6 +77,13 @@ class NumbaBackend(Backend):
 
     flush_denormals = staticmethod(flush_denormals)
     set_flush_denormals = staticmethod(set_flush_denormals)
+
+    def _forward_backward(self, x, labels, weights, biases, weight_grads, bias_grads, acts,
+                          grads, activation):
+        return step.forward_backward(x, labels, tuple(weights), tuple(biases),
+                                     tuple(weight_grads), tuple(bias_grads), tuple(acts),
+                                     tuple(grads), activations.CODES[activation], _flush,
+                                     numba.get_num_threads())
 
     @staticmethod
     def set_num_threads(n):

@@ -8,4 +8,5 @@ activations  activation functions and derivatives; activation_backward
 bias_grad    column sums
 loss         softmax cross-entropy
 adam         the fused Adam step
+step         a training step's forward and backward pass as one call
 """
