@@ -67,7 +67,9 @@ void gemm_block(const GemmProblem& p, const GemmKernels& kr, const Ops& ops, con
   const i64 mc_max = std::min<i64>(kr.mc, blk.m1 - blk.m0);
   const i64 nc_max = std::min<i64>(kr.nc, blk.n1 - blk.n0);
   // Few rows of a row-major A are cheaper to read in place than to transpose into panels
-  // (the packing would cost as much as a good part of the product).
+  // (the packing would cost as much as a good part of the product). A transposed A is
+  // always packed: read in place it would take a new line every k step, lda apart (often
+  // 4 KiB for power-of-two layers, so all of them in one L1 set).
   const bool read_a_in_place = kr.macro_rowmajor_a && !p.trans_a && blk.m1 - blk.m0 <= kInPlaceRows;
   float* pa = t_packed_a.get(static_cast<std::size_t>(ceil_div(mc_max, kr.mr) * kr.mr * kc));
   float* pb = t_packed_b.get(static_cast<std::size_t>(ceil_div(nc_max, kr.nr) * kr.nr * kc));
