@@ -139,3 +139,13 @@ def test_missing_matplotlib_is_a_clear_import_error(monkeypatch):
         monkeypatch.delitem(sys.modules, mod)
     with pytest.raises(ImportError, match=r"pip install fastmlp\[plot\]"):
         plots.plot_history(fastmlp.History(loss=[1.0]))
+
+
+def test_comparison_plot_overlays_runs(tmp_path, trained_circle):
+    _, history, _, _ = trained_circle
+    fig = plots.plot_comparison({"a": history, "b": history}, tmp_path / "cmp.png")
+    assert _is_png(tmp_path / "cmp.png")
+    assert [line.get_label() for line in fig.axes[0].get_lines()] == ["a", "b"]
+    with pytest.raises(ValueError, match="run 'a' has no val_loss"):
+        plots.plot_comparison({"a": fastmlp.History(loss=[1.0], val_loss=[float("nan")])},
+                              metric="val_loss")

@@ -105,6 +105,25 @@ def plot_gradient_norms(history, path=None, title=None):
     return _finish(fig, path)
 
 
+def plot_comparison(histories, path=None, metric="test_accuracy", title=None):
+    """One curve of `metric` per run, from a {label: History} mapping (e.g. per optimizer)."""
+    fig = _figure(7, 4.5)
+    ax = fig.subplots()
+    for label, history in histories.items():
+        series = getattr(history, metric)
+        if not _has(series):
+            raise ValueError(f"run {label!r} has no {metric}")
+        ax.plot(_epochs(history), series, marker="o", markersize=3, label=label)
+    ax.set(xlabel="epoch", ylabel=metric.replace("_", " "),
+           title=title or metric.replace("_", " ") + " per epoch")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _finish(fig, path)
+
+
 def _image_shape(features):
     side = math.isqrt(features)
     if side * side != features:
