@@ -112,6 +112,11 @@ def train(model, x_train, y_train, x_test=None, y_test=None, *, epochs=5, batch_
     lr_at = make_schedule(schedule)
     base_lr = opt.lr
     hooks = _callbacks(early_stopping, callbacks)
+    for hook in hooks:
+        if (isinstance(hook, EarlyStopping) and hook.monitor.startswith("val_")
+                and x_val is None):
+            raise ValueError(f"early stopping monitors {hook.monitor}: pass val_split or "
+                             "validation_data")
 
     n = x_train.shape[0]
     batch_size = min(int(batch_size), max(n, 1))
