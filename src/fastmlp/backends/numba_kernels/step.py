@@ -16,27 +16,34 @@ from .loss import softmax_cross_entropy
 from .options import JIT
 
 
+# Flags as typed values, not literals: a literal argument makes numba compile (and
+# cache) one more specialization of the GEMM per distinct value, seconds each.
+_NO = np.bool_(False)
+_YES = np.bool_(True)
+
+
 @njit(**JIT)
 def forward_backward(x, labels, weights, biases, weight_grads, bias_grads, acts, grads, act,
                      flush, threads):
     """Fills weight_grads and bias_grads; returns the mean softmax cross-entropy loss."""
     last = len(weights) - 1
+    no, yes, identity = _NO, _YES, np.int64(IDENTITY)
     for i in range(last + 1):
         inp = x if i == 0 else acts[i - 1]
-        code = IDENTITY if i == last else act
-        gemm_epilogue(inp, weights[i], False, True, 1.0, 0.0, acts[i], biases[i], code,
-                      acts[i], False, flush, threads)
+        code = identity if i == last else act
+        gemm_epilogue(inp, weights[i], no, yes, 1.0, 0.0, acts[i], biases[i], code, acts[i],
+                      no, flush, threads)
     row_loss = np.empty(x.shape[0], np.float64)
     loss = softmax_cross_entropy(acts[last], labels, grads[last], row_loss, flush)
     no_bias = biases[0][:0]
     for i in range(last, -1, -1):
         inp = x if i == 0 else acts[i - 1]
-        gemm_epilogue(grads[i], inp, True, False, 1.0, 0.0, weight_grads[i], no_bias,
-                      IDENTITY, weight_grads[i], False, flush, threads)
+        gemm_epilogue(grads[i], inp, yes, no, 1.0, 0.0, weight_grads[i], no_bias, identity,
+                      weight_grads[i], no, flush, threads)
         bias_grad(grads[i], bias_grads[i], flush)
         if i > 0:
-            gemm_epilogue(grads[i], weights[i], False, False, 1.0, 0.0, grads[i - 1], no_bias,
-                          IDENTITY, grads[i - 1], False, flush, threads)
+            gemm_epilogue(grads[i], weights[i], no, no, 1.0, 0.0, grads[i - 1], no_bias,
+                          identity, grads[i - 1], no, flush, threads)
             g = grads[i - 1].reshape(-1)
             activation_backward(g, acts[i - 1].reshape(-1), g, act, flush)
     return loss
