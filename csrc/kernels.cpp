@@ -123,6 +123,7 @@ double forward_backward(const float* x, const i64* labels, i64 n,
   const std::size_t last = layers.size() - 1;
   double macs = 0.0;
   for (const DenseLayer& l : layers) macs += 3.0 * static_cast<double>(n * l.in * l.out);
+  // the whole step's multiply-adds size the team, as for one product of that many
   const int threads = gemm_threads(1, 1, static_cast<i64>(macs), num_threads());
   std::vector<double>& row_loss = row_loss_buffer(n);
 
