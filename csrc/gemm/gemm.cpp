@@ -52,7 +52,8 @@ void scale_block(const GemmProblem& p, const Block& blk, const Epilogue* epi) {
 }
 
 // The GotoBLAS loops over one block of C: for each nc-wide column block and kc-deep slice
-// pack op(B) once (kept in L2), then pack op(A) mc rows at a time and run the macro-kernel.
+// pack op(B) once (kept in L2), then pack op(A) mc rows at a time (or read it in place)
+// and run the macro-kernel.
 void gemm_block(const GemmProblem& p, const GemmKernels& kr, const Ops& ops, const Block& blk) {
   if (blk.m0 >= blk.m1 || blk.n0 >= blk.n1) return;
   Epilogue epi = p.epilogue;
@@ -70,8 +71,11 @@ void gemm_block(const GemmProblem& p, const GemmKernels& kr, const Ops& ops, con
   // (the packing would cost as much as a good part of the product). A transposed A is
   // always packed: read in place it would take a new line every k step, lda apart (often
   // 4 KiB for power-of-two layers, so all of them in one L1 set).
-  const bool read_a_in_place = kr.macro_rowmajor_a && !p.trans_a && blk.m1 - blk.m0 <= kInPlaceRows;
-  float* pa = t_packed_a.get(static_cast<std::size_t>(ceil_div(mc_max, kr.mr) * kr.mr * kc));
+  const bool read_a_in_place =
+      kr.macro_rowmajor_a && !p.trans_a && blk.m1 - blk.m0 <= kInPlaceRows;
+  float* pa = read_a_in_place ? nullptr
+                              : t_packed_a.get(static_cast<std::size_t>(
+                                    ceil_div(mc_max, kr.mr) * kr.mr * kc));
   float* pb = t_packed_b.get(static_cast<std::size_t>(ceil_div(nc_max, kr.nr) * kr.nr * kc));
 
   for (i64 jc = blk.n0; jc < blk.n1; jc += kr.nc) {
