@@ -96,12 +96,11 @@ def microkernel(typingctx, up, u_off, vp, v_off, kc, c, c_off, ldc, rows, cols, 
         masks = [builder.icmp_signed("<", ir.Constant(ivec, [const(v * LANES + i)
                                                              for i in range(LANES)]),
                                      cols_splat) for v in range(nv)]
-        ptr_t = vec_ptr
         mload = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(vec, [ptr_t, i32, mask_t, vec]),
+            builder.module, ir.FunctionType(vec, [vec_ptr, i32, mask_t, vec]),
             f"llvm.masked.load.v{LANES}f32.p0")
         mstore = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [vec, ptr_t, i32, mask_t]),
+            builder.module, ir.FunctionType(ir.VoidType(), [vec, vec_ptr, i32, mask_t]),
             f"llvm.masked.store.v{LANES}f32.p0")
         align = ir.Constant(i32, 4)
         zero = ir.Constant(vec, None)
