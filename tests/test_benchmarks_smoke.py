@@ -1,8 +1,8 @@
 """The benchmark suite and `fastmlp bench` run end to end (once each, at small sizes).
 
 Timing is not checked (no test asserts a wall time); what is checked is that every
-benchmark runs, that kernels without an input generator are reported, and that the
-report has the parts a user needs.
+benchmark runs, that every kernel has inputs to be benchmarked on (a kernel without
+one would only be reported as a skip), and that the report has the parts a user needs.
 """
 import json
 import os
@@ -14,8 +14,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-pytest.importorskip("pytest_benchmark")
-
 
 def _run(*args, timeout=300):
     env = {k: v for k, v in os.environ.items() if not k.startswith("FASTMLP_")}
@@ -23,7 +21,24 @@ def _run(*args, timeout=300):
                           env=env, timeout=timeout)
 
 
+def test_every_kernel_has_inputs_that_run():
+    # in process, on the oracle: every kernel of base.KERNELS gets cases at both anchor
+    # workloads, whose arguments pass validation, each rated in FLOP/s or in GB/s
+    from fastmlp.backends import KERNELS, get_backend
+    from fastmlp.bench.cases import WORKLOADS, kernel_cases
+
+    numpy_backend = get_backend("numpy")
+    for workload in WORKLOADS.values():
+        cases, missing = kernel_cases(workload)
+        assert missing == [], f"add input builders to fastmlp.bench.cases.BUILDERS: {missing}"
+        assert {c.kernel for c in cases} == set(KERNELS)
+        for case in cases:
+            assert (case.flops > 0) != (case.nbytes > 0), case.id
+            case.call(numpy_backend)
+
+
 def test_every_benchmark_runs_once():
+    pytest.importorskip("pytest_benchmark")
     # --benchmark-disable runs each benchmark function once, untimed
     r = _run("-m", "pytest", "benchmarks", "-q", "-p", "no:cacheprovider", "--benchmark-disable",
              "--bench-workloads", "small", "--bench-epoch-samples", "256",
@@ -37,6 +52,7 @@ def test_every_benchmark_runs_once():
 
 
 def test_bench_command_reports_kernels_peak_and_epochs(tmp_path):
+    pytest.importorskip("pytest_benchmark")
     out = tmp_path / "bench.json"
     r = _run("-m", "fastmlp", "bench", "--sizes", "784,16,10", "--batch-size", "32",
              "--threads", "1", "--repeats", "1", "--epoch-steps", "2", "--no-progress",

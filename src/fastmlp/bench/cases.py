@@ -81,6 +81,42 @@ def _rand(rng, *shape, scale=1.0):
     return (rng.standard_normal(shape) * scale).astype(np.float32)
 
 
+def _hidden(w):
+    """(layer number, rows, features) of each hidden layer's output: where activations,
+    dropout and batch norm act (784-1024-512-10@128: 128x1024 and 128x512)."""
+    return [(i, w.batch, f) for i, f in enumerate(w.sizes[1:-1], 1)]
+
+
+def _n_params(w):
+    """Parameters of the whole network (weights and biases), 1,333,770 for 784-1024-512-10."""
+    return sum(i * o + o for i, o in w.layers)
+
+
+def _outputs(w, rng, classes=None):
+    """A loss kernel's inputs: (N, C) outputs, int64 labels in [0, C), an (N, C) gradient."""
+    n, c = w.batch, classes or w.sizes[-1]
+    logits = _rand(rng, n, c, scale=3.0)
+    labels = rng.integers(0, max(c, 2), n).astype(np.int64)
+    return logits, labels, np.empty_like(logits), F32 * 2.0 * n * c + 8.0 * n  # bytes touched
+
+
+def _optimizer_case(kernel, w, rng, n_state, step):
+    """An in-place step over the whole network's parameters (one flat array, as the model
+    keeps them) with n_state state arrays: it reads param, grad and the states and writes
+    param and the states. step(backend, param, grad, *states) makes the call."""
+    size = _n_params(w)
+    param, grad = _rand(rng, size, scale=0.05), _rand(rng, size, scale=1e-2)
+    state = [np.zeros_like(param) for _ in range(n_state)]
+    return Case(kernel, f"{size} params", lambda be: step(be, param, grad, *state),
+                nbytes=(3.0 + 2 * n_state) * F32 * size, footprint=(2.0 + n_state) * F32 * size)
+
+
+def _batch_norm_inputs(rng, n, f):
+    """x (N, F) and per-feature gamma, beta, mean, inverse std (or running variance)."""
+    vec = lambda: _rand(rng, f, scale=0.1)
+    return _rand(rng, n, f), 1 + vec(), vec(), vec(), 1 + np.abs(vec())
+
+
 def _gemm_case(label, a, b, out, trans_a=False, trans_b=False):
     m, n = out.shape
     k = a.shape[0] if trans_a else a.shape[1]
@@ -113,8 +149,7 @@ def _dense_forward(w, rng):
 
 
 def _activation_backward(w, rng):
-    n = w.batch
-    for i, (_, fout) in enumerate(w.layers[:-1], 1):  # hidden layers only
+    for i, n, fout in _hidden(w):
         grad, act = _rand(rng, n, fout), np.maximum(_rand(rng, n, fout), 0)
         out = np.empty_like(grad)
         yield Case("activation_backward", f"L{i} {n}x{fout} {w.activation}",
@@ -132,22 +167,93 @@ def _bias_grad(w, rng):
 
 
 def _softmax_cross_entropy(w, rng):
-    n, c = w.batch, w.sizes[-1]
-    logits, grad = _rand(rng, n, c, scale=3.0), np.empty((n, c), np.float32)
-    labels = rng.integers(0, c, n).astype(np.int64)
-    yield Case("softmax_cross_entropy", f"{n}x{c}",
-               lambda be: be.softmax_cross_entropy(logits, labels, grad),
-               nbytes=2.0 * F32 * n * c + 8.0 * n)
+    logits, labels, grad, nbytes = _outputs(w, rng)
+    yield Case("softmax_cross_entropy", "x".join(map(str, logits.shape)),
+               lambda be: be.softmax_cross_entropy(logits, labels, grad), nbytes=nbytes)
+
+
+def _mse_loss(w, rng):
+    outputs, labels, grad, nbytes = _outputs(w, rng)
+    yield Case("mse_loss", "x".join(map(str, outputs.shape)),
+               lambda be: be.mse_loss(outputs, labels, grad), nbytes=nbytes)
+
+
+def _sigmoid_binary_cross_entropy(w, rng):
+    # a binary classifier's one logit per row, on the workload's batch
+    logits, labels, grad, nbytes = _outputs(w, rng, classes=1)
+    yield Case("sigmoid_binary_cross_entropy", "x".join(map(str, logits.shape)),
+               lambda be: be.sigmoid_binary_cross_entropy(logits, labels, grad), nbytes=nbytes)
+
+
+def _activation_forward(w, rng):
+    for i, n, f in _hidden(w):
+        x, out = _rand(rng, n, f), np.empty((n, f), np.float32)
+        yield Case("activation_forward", f"L{i} {n}x{f} {w.activation}",
+                   lambda be, x=x, out=out: be.activation_forward(w.activation, x, out),
+                   nbytes=2.0 * F32 * n * f)
+
+
+def _dropout(w, rng):
+    for i, n, f in _hidden(w):
+        x, noise = _rand(rng, n, f), rng.random((n, f), dtype=np.float32)
+        out = np.empty_like(x)  # not in place: repeated calls would grow x without bound
+        yield Case("dropout", f"L{i} {n}x{f} p=0.5",
+                   lambda be, x=x, noise=noise, out=out: be.dropout(x, noise, 0.5, out),
+                   nbytes=3.0 * F32 * n * f)
+
+
+def _batch_norm_forward(w, rng):
+    for i, n, f in _hidden(w):
+        x, gamma, beta, run_mean, run_var = _batch_norm_inputs(rng, n, f)
+        out, mean, invstd = np.empty_like(x), np.empty_like(gamma), np.empty_like(gamma)
+        yield Case("batch_norm_forward", f"L{i} {n}x{f}",
+                   lambda be, a=(x, gamma, beta, out, mean, invstd, run_mean, run_var):
+                   be.batch_norm_forward(*a),
+                   # reads x, gamma, beta and the running stats; writes out, mean, invstd
+                   # and the running stats (x read once: a second pass finds it in cache)
+                   nbytes=F32 * (2.0 * n * f + 8 * f), footprint=F32 * (2.0 * n * f + 6 * f))
+
+
+def _batch_norm_inference(w, rng):
+    for i, n, f in _hidden(w):
+        x, gamma, beta, run_mean, run_var = _batch_norm_inputs(rng, n, f)
+        out = np.empty_like(x)
+        yield Case("batch_norm_inference", f"L{i} {n}x{f}",
+                   lambda be, a=(x, gamma, beta, run_mean, run_var, out):
+                   be.batch_norm_inference(*a),
+                   nbytes=F32 * (2.0 * n * f + 4 * f))  # x and 4 vectors in, out out
+
+
+def _batch_norm_backward(w, rng):
+    for i, n, f in _hidden(w):
+        x, gamma, _, mean, invstd = _batch_norm_inputs(rng, n, f)
+        grad, grad_x = _rand(rng, n, f), np.empty_like(x)
+        grad_gamma, grad_beta = np.empty_like(gamma), np.empty_like(gamma)
+        yield Case("batch_norm_backward", f"L{i} {n}x{f}",
+                   lambda be, a=(grad, x, gamma, mean, invstd, grad_x, grad_gamma, grad_beta):
+                   be.batch_norm_backward(*a),
+                   # reads grad, x, gamma, mean, invstd; writes grad_x, grad_gamma, grad_beta
+                   nbytes=F32 * (3.0 * n * f + 5 * f))
 
 
 def _adam_step(w, rng):
-    size = sum(i * o + o for i, o in w.layers)  # the whole network: one flat array
-    param, grad = _rand(rng, size, scale=0.05), _rand(rng, size, scale=1e-2)
-    m, v = np.zeros_like(param), np.zeros_like(param)
-    yield Case("adam_step", f"{size} params",
-               lambda be: be.adam_step(param, grad, m, v, 1e-3, 0.9, 0.999, 1e-8, 10),
-               nbytes=7.0 * F32 * size,  # reads param, grad, m, v; writes param, m, v
-               footprint=4.0 * F32 * size)
+    yield _optimizer_case("adam_step", w, rng, 2, lambda be, p, g, m, v:
+                          be.adam_step(p, g, m, v, 1e-3, 0.9, 0.999, 1e-8, 10))
+
+
+def _adamw_step(w, rng):
+    yield _optimizer_case("adamw_step", w, rng, 2, lambda be, p, g, m, v:
+                          be.adamw_step(p, g, m, v, 1e-3, 0.9, 0.999, 1e-8, 10, 0.01))
+
+
+def _sgd_step(w, rng):  # with momentum, as SGD is trained in practice
+    yield _optimizer_case("sgd_step", w, rng, 1, lambda be, p, g, buf:
+                          be.sgd_step(p, g, buf, 0.01, momentum=0.9))
+
+
+def _rmsprop_step(w, rng):  # torch's defaults: no momentum buffer
+    yield _optimizer_case("rmsprop_step", w, rng, 1, lambda be, p, g, sq:
+                          be.rmsprop_step(p, g, sq, None, 0.01))
 
 
 def _forward_backward(w, rng):
@@ -174,6 +280,16 @@ BUILDERS = {
     "softmax_cross_entropy": _softmax_cross_entropy,
     "adam_step": _adam_step,
     "forward_backward": _forward_backward,
+    "activation_forward": _activation_forward,
+    "mse_loss": _mse_loss,
+    "sigmoid_binary_cross_entropy": _sigmoid_binary_cross_entropy,
+    "dropout": _dropout,
+    "batch_norm_forward": _batch_norm_forward,
+    "batch_norm_inference": _batch_norm_inference,
+    "batch_norm_backward": _batch_norm_backward,
+    "sgd_step": _sgd_step,
+    "rmsprop_step": _rmsprop_step,
+    "adamw_step": _adamw_step,
 }
 
 

@@ -47,9 +47,10 @@ def header_lines(results):
 
 def kernel_table(results):
     s = results["settings"]
+    kw = max([21] + [len(r["kernel"]) for r in results["kernels"]])  # sigmoid_binary_cross_entropy
     lines = [f"kernels: median of {s['repeats']} samples after warm-up; % peak is of the FMA peak "
              "for GFLOP/s, of a triad over the same bytes for GB/s",
-             f"{'thr':>3}  {'kernel':<21} {'case':<34} {'impl':<13} {'time':>10} "
+             f"{'thr':>3}  {'kernel':<{kw}} {'case':<34} {'impl':<13} {'time':>10} "
              f"{'rate':>16} {'%peak':>6} {'x numpy':>8}"]
     prev = None
     for r in results["kernels"]:
@@ -57,7 +58,7 @@ def kernel_table(results):
         first = key != prev
         prev = key
         impl = r["impl"] + ("" if r["native"] else "*")
-        lines.append(f"{r['threads'] if first else '':>3}  {r['kernel'] if first else '':<21} "
+        lines.append(f"{r['threads'] if first else '':>3}  {r['kernel'] if first else '':<{kw}} "
                      f"{r['case'] if first else '':<34} {impl:<13} {_time(r['seconds']):>10} "
                      f"{r['rate']:9.1f} {r['unit']:<6} {_opt(r['pct_peak'], '5.1f'):>6} "
                      f"{_opt(r['vs_numpy'], '7.2f'):>8}")
