@@ -4,9 +4,12 @@
 // Work is only ever split into disjoint output ranges (never a reduction across threads),
 // so every result is bitwise identical for any thread count.
 #pragma once
+#include <immintrin.h>
 #include <omp.h>
+#include <sched.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 
 #include "dispatch.h"
@@ -15,11 +18,42 @@ namespace fastmlp {
 
 using i64 = std::int64_t;
 
+// A barrier that spins briefly, then yields the core. OpenMP's own barrier spins far longer
+// before sleeping; when the machine is busier than the team (another process on a core),
+// a spinning thread keeps the one it waits for off the CPU and a step stalls for whole
+// scheduler time slices. Yielding degrades to about one thread's speed instead.
+class TeamBarrier {
+ public:
+  explicit TeamBarrier(int size) : size_(size) {}
+
+  void wait() {
+    const unsigned generation = generation_.load(std::memory_order_acquire);
+    if (arrived_.fetch_add(1, std::memory_order_acq_rel) == size_ - 1) {
+      arrived_.store(0, std::memory_order_relaxed);
+      generation_.fetch_add(1, std::memory_order_release);
+      return;
+    }
+    for (int spins = 0; generation_.load(std::memory_order_acquire) == generation; ++spins) {
+      if (spins < kSpins)
+        _mm_pause();
+      else
+        sched_yield();
+    }
+  }
+
+ private:
+  static constexpr int kSpins = 1 << 10;  // pauses before yielding: some 10-50 us
+  const int size_;
+  std::atomic<int> arrived_{0};
+  std::atomic<unsigned> generation_{0};
+};
+
 // A thread's place in the team running a kernel. Stages of a multi-kernel call are
 // separated with barrier(); a team of one never waits.
 struct Team {
   int id = 0;
   int size = 1;
+  TeamBarrier* sync = nullptr;  // shared by the team's threads
   // This thread's rank among `used` members counted from member `first` (wrapping), or -1:
   // small independent pieces of one stage can start on different threads.
   int rank(int used, int first = 0) const {
@@ -27,9 +61,7 @@ struct Team {
     return r < used ? r : -1;
   }
   void barrier() const {
-    if (size > 1) {
-#pragma omp barrier
-    }
+    if (size > 1) sync->wait();
   }
 };
 
@@ -59,10 +91,15 @@ void run_team(int threads, Body&& body) {
     body(Team{0, 1});
     return;
   }
+  TeamBarrier sync(threads);
 #pragma omp parallel num_threads(threads)
   {
     DenormalGuard guard;
-    body(Team{omp_get_thread_num(), omp_get_num_threads()});
+    if (omp_get_num_threads() == threads) {
+      body(Team{omp_get_thread_num(), threads, &sync});
+    } else if (omp_get_thread_num() == 0) {  // the runtime gave fewer threads: run alone
+      body(Team{0, 1, nullptr});
+    }
   }
 }
 
