@@ -5,10 +5,11 @@ activation, written to dst itself or to a second array `out` (dense_forward keep
 pre-activation).
 
 GotoBLAS-style: op(a) is packed into MR-row panels and op(b) into NR-column panels
-(k-major, zero-padded), all panels in one parallel pass; then the tiles of dst are
-computed in parallel tasks, each a block of panel rows x panel columns, by the
-simd.microkernel, which also writes the tile back with the epilogue applied. Tiles are
-always rows of dst, so the write-back is contiguous whatever the transposes.
+(k-major, zero-padded, by simd.gather_strided), all panels in one parallel pass; then
+the tiles of dst are computed in parallel tasks, each a range of panels of the longer
+dimension with all panels of the other, by simd.microkernel, which also writes the tile
+back with the epilogue applied. Tiles are always rows of dst, so the write-back is
+contiguous whatever the transposes (columns would need a scalar transposed write-back).
 
 k is summed in KC-deep slices (one L1-sized V panel slice, reused by every U panel of a
 task); each element's slices are added in the same order whichever task and thread
@@ -22,7 +23,7 @@ from numba import njit, prange
 from .activations import IDENTITY, activate
 from .denormals import flush_begin, flush_end
 from .options import JIT
-from .simd import MR, NO_OUT, NR, VECTOR_ACTIVATIONS, gather_columns, microkernel
+from .simd import MR, NO_OUT, NR, VECTOR_ACTIVATIONS, gather_strided, microkernel
 
 KC = 256          # k depth of a slice: a KC x NR panel slice of V (32 KB) stays in L1
 TASKS_PER_THREAD = 4
@@ -34,22 +35,12 @@ def _pack_u(a, trans_a, t, k, m, up):
     base = t * k * MR
     r0 = t * MR
     rows = min(MR, m - r0)
-    if trans_a:  # U[r, p] = a[p, r]: MR contiguous floats per p
+    if trans_a:  # U[r, p] = a[p, r]: MR contiguous floats per p (a unit-stride gather)
         for p in range(k):
-            src = a[p, r0:r0 + rows]
-            dst = up[base + p * MR:base + p * MR + MR]
-            for r in range(rows):
-                dst[r] = src[r]
-            for r in range(rows, MR):
-                dst[r] = 0.0
-    else:  # a transpose of MR rows of a; p outer keeps the writes sequential while
-        # the MR rows being read stay in L1
+            gather_strided(a, p * m + r0, 1, rows, up, base + p * MR, MR)
+    else:  # U[r, p] = a[r, p]: a transpose of MR rows of a, by vector gathers
         for p in range(k):
-            dst = up[base + p * MR:base + p * MR + MR]
-            for r in range(rows):
-                dst[r] = a[r0 + r, p]
-            for r in range(rows, MR):
-                dst[r] = 0.0
+            gather_strided(a, r0 * k + p, k, rows, up, base + p * MR, MR)
 
 
 @njit(**JIT)
@@ -60,15 +51,10 @@ def _pack_v(b, trans_b, q, k, n, vp):
     cols = min(NR, n - l0)
     if trans_b:  # V[p, c] = b[c, p]: a transpose of NR rows of b, by vector gathers
         for p in range(k):
-            gather_columns(b, l0 * k + p, k, cols, vp, base + p * NR, NR)
-    else:
+            gather_strided(b, l0 * k + p, k, cols, vp, base + p * NR, NR)
+    else:  # NR contiguous floats per p (a unit-stride gather)
         for p in range(k):
-            src = b[p, l0:l0 + cols]
-            dst = vp[base + p * NR:base + p * NR + NR]
-            for c in range(cols):
-                dst[c] = src[c]
-            for c in range(cols, NR):
-                dst[c] = 0.0
+            gather_strided(b, p * n + l0, 1, cols, vp, base + p * NR, NR)
 
 
 @njit(**JIT)

@@ -149,11 +149,12 @@ def microkernel(typingctx, up, u_off, vp, v_off, kc, c, c_off, ldc, rows, cols, 
 
 
 @intrinsic
-def gather_columns(typingctx, src, s_off, ld, count, dst, d_off, width):
+def gather_strided(typingctx, src, s_off, ld, count, dst, d_off, width):
     """dst.flat[d_off + c] = src.flat[s_off + c*ld] for c < count, zero for count <= c <
-    width (width a multiple of LANES): one column of a row-major block, gathered by
-    vector (a scalar transposing copy runs at about one float per cycle). The caller
-    guarantees every address is in bounds."""
+    width, by masked vector gathers and stores: the GEMM's packing, both transposing (a
+    column of a row-major block; a scalar transposing copy runs at about one float per
+    cycle, 2x slower) and plain (ld == 1; 3x faster than numba's loop over short slices).
+    The caller guarantees every address is in bounds."""
     sig = types.void(src, types.intp, types.intp, types.intp, dst, types.intp, types.intp)
 
     def codegen(context, builder, signature, args):
@@ -168,6 +169,9 @@ def gather_columns(typingctx, src, s_off, ld, count, dst, d_off, width):
         gather = cgutils.get_or_insert_function(
             builder.module, ir.FunctionType(vec, [pvec, i32, mask_t, vec]),
             f"llvm.masked.gather.v{LANES}f32.v{LANES}p0")
+        store = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(ir.VoidType(), [vec, vec.as_pointer(), i32, mask_t]),
+            f"llvm.masked.store.v{LANES}f32.p0")
 
         def data(pos, value):
             return context.make_array(signature.args[pos])(context, builder, value).data
@@ -183,6 +187,7 @@ def gather_columns(typingctx, src, s_off, ld, count, dst, d_off, width):
         lanes = ir.Constant(ivec, [ir.Constant(idx, i) for i in range(LANES)])
         ld_s = splat(ld_v)
         count_s = splat(count_v)
+        width_s = splat(width_v)
         base_s = splat(builder.ptrtoint(base, idx))
         four = splat(ir.Constant(idx, 4))  # bytes per float32
         with cgutils.for_range_slice(builder, ir.Constant(idx, 0), width_v,
@@ -194,8 +199,8 @@ def gather_columns(typingctx, src, s_off, ld, count, dst, d_off, width):
             offsets = builder.mul(builder.select(mask, cols, ir.Constant(ivec, None)), ld_s)
             ptrs = builder.inttoptr(builder.add(base_s, builder.mul(offsets, four)), pvec)
             values = builder.call(gather, [ptrs, ir.Constant(i32, 4), mask, ir.Constant(vec, None)])
-            builder.store(values, builder.bitcast(builder.gep(out, [c0]), vec.as_pointer()),
-                          align=4)
+            builder.call(store, [values, builder.bitcast(builder.gep(out, [c0]), vec.as_pointer()),
+                                 ir.Constant(i32, 4), builder.icmp_signed("<", cols, width_s)])
         return context.get_dummy_value()
 
     return sig, codegen
