@@ -83,6 +83,14 @@ inline int threads_for(double work, double grain, int limit) {
   return useful < 2.0 ? 1 : static_cast<int>(std::min<double>(limit, useful));
 }
 
+// Moves OpenMP worker `id` (>= 1) to another of the process's CPUs when it shares the
+// caller's: when another process holds a core, the scheduler may stack the team on one
+// core, where every spin-wait of OpenMP's fork and join costs a whole time slice
+// (measured: 2 threads at 1/5 of one thread's speed). Costs one vDSO call otherwise.
+void keep_off_cpu(int caller_cpu, int id);
+// The CPU the calling thread runs on (and, on first use, notes the process's CPU set).
+int caller_cpu_for_team();
+
 // Runs body(team) on `threads` threads (inline when 1), each with denormals flushed.
 template <class Body>
 void run_team(int threads, Body&& body) {
@@ -92,9 +100,11 @@ void run_team(int threads, Body&& body) {
     return;
   }
   TeamBarrier sync(threads);
+  const int caller_cpu = caller_cpu_for_team();
 #pragma omp parallel num_threads(threads)
   {
     DenormalGuard guard;
+    if (omp_get_thread_num() > 0) keep_off_cpu(caller_cpu, omp_get_thread_num());
     if (omp_get_num_threads() == threads) {
       body(Team{omp_get_thread_num(), threads, &sync});
     } else if (omp_get_thread_num() == 0) {  // the runtime gave fewer threads: run alone
