@@ -181,3 +181,33 @@ def test_outputs_aliasing_inputs_are_rejected(name):
     ro.flags.writeable = False
     with pytest.raises(ValueError, match="out must be writable"):
         be.gemm(a, a.copy(), ro)
+
+
+def test_flush_denormals_switch_reaches_every_compiled_backend():
+    from fastmlp import _cpp
+    from fastmlp.backends import numba_backend
+    assert fastmlp.get_flush_denormals() is True
+    try:
+        fastmlp.set_flush_denormals(False)
+        assert _cpp.flush_denormals() is False and numba_backend.flush_denormals() is False
+        # sigmoid backward multiplies a denormal gradient by s(1-s) = 0.25: the product is
+        # denormal too, kept with flushing off, zero with it on
+        tiny = np.full((1, 3), 1e-40, np.float32)
+        half = np.full((1, 3), 0.5, np.float32)
+        out = np.empty((1, 3), np.float32)
+        for name in ("cpp", "numba"):
+            fastmlp.get_backend(name).activation_backward("sigmoid", tiny, half, None, out)
+            assert out[0, 0] == np.float32(1e-40) * np.float32(0.25) != 0
+        fastmlp.set_flush_denormals(True)
+        for name in ("cpp", "numba"):
+            fastmlp.get_backend(name).activation_backward("sigmoid", tiny, half, None, out)
+            assert out[0, 0] == 0.0
+    finally:
+        fastmlp.set_flush_denormals(True)
+
+
+def test_flush_denormals_from_env():
+    r = _run("import fastmlp; from fastmlp import _cpp; fastmlp.get_backend('cpp'); "
+             "print(fastmlp.get_flush_denormals(), _cpp.flush_denormals())",
+             FASTMLP_FLUSH_DENORMALS="0")
+    assert r.stdout.split() == ["False", "False"], r.stderr

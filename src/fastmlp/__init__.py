@@ -13,8 +13,10 @@ from .backends import (
     BackendError,
     available_backends,
     get_backend,
+    get_flush_denormals,
     get_num_threads,
     set_backend,
+    set_flush_denormals,
     set_num_threads,
 )
 from .callbacks import Callback, EarlyStopping
@@ -33,4 +35,5 @@ __all__ = [
     "Callback", "EarlyStopping", "History", "train", "gradient_check", "datasets",
     "Backend", "BackendError",
     "available_backends", "get_backend", "set_backend", "get_num_threads", "set_num_threads",
+    "get_flush_denormals", "set_flush_denormals",
 ]

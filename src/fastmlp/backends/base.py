@@ -91,6 +91,15 @@ class Backend:
         threadpool_limits(limits=n)
 
     @staticmethod
+    def flush_denormals():
+        """Whether this backend's kernels flush denormals to zero (NumPy never does)."""
+        return False
+
+    @staticmethod
+    def set_flush_denormals(on):
+        """Compiled backends switch FTZ/DAZ in their kernels; NumPy has no such switch."""
+
+    @staticmethod
     def details():
         """One line about the implementation, for `fastmlp backends`."""
         return f"numpy {np.__version__}"

@@ -69,6 +69,14 @@ class CppBackend(Backend):
         _cpp.set_num_threads(n)
 
     @staticmethod
+    def flush_denormals():
+        return _cpp.flush_denormals()
+
+    @staticmethod
+    def set_flush_denormals(on):
+        _cpp.set_flush_denormals(bool(on))
+
+    @staticmethod
     def details():
         return (f"isa={_cpp.isa()}, threads={_cpp.num_threads()}, "
                 f"flush_denormals={_cpp.flush_denormals()}")
