@@ -87,3 +87,35 @@ def activation_backward(grad, ref, out, code, flush):
         t = min(n, s + _CHUNK)
         _backward_chunk(grad[s:t], ref[s:t], out[s:t], t - s, code)
         flush_end(csr)
+
+
+@njit(inline="always", **JIT)
+def _forward_chunk(x, out, n, code):
+    """out = act(x) on one chunk, one loop per activation (as _backward_chunk)."""
+    if code == RELU:
+        for i in range(n):
+            out[i] = activate(x[i], RELU)
+    elif code == LEAKY_RELU:
+        for i in range(n):
+            out[i] = activate(x[i], LEAKY_RELU)
+    elif code == SIGMOID:
+        for i in range(n):
+            out[i] = activate(x[i], SIGMOID)
+    elif code == TANH:
+        for i in range(n):
+            out[i] = activate(x[i], TANH)
+    else:
+        for i in range(n):
+            out[i] = x[i]
+
+
+@njit(parallel=True, **JIT)
+def activation_forward(x, out, code, flush):
+    """out = act(x) elementwise over flat arrays; out may be x itself."""
+    n = x.size
+    for c in prange((n + _CHUNK - 1) // _CHUNK):
+        csr = flush_begin(flush)
+        s = c * _CHUNK
+        t = min(n, s + _CHUNK)
+        _forward_chunk(x[s:t], out[s:t], t - s, code)
+        flush_end(csr)

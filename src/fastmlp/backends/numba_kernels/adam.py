@@ -1,4 +1,4 @@
-"""Adam: one fused, in-place pass over parameters, gradients and both moments."""
+"""Adam and AdamW: one fused, in-place pass over parameters, gradients and both moments."""
 from __future__ import annotations
 
 import math
@@ -55,4 +55,38 @@ def adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, flus
         t = min(size, s + _CHUNK)
         _update(param[s:t], grad[s:t], m[s:t], v[s:t], t - s, b1, b2, c1, c2, wd, decay,
                 inv_sqrt_bias2, step_size, e)
+        flush_end(csr)
+
+
+@njit(inline="always", **JIT)
+def _update_decoupled(p, g, m, v, n, b1, b2, c1, c2, keep, inv_sqrt_bias2, step_size, e):
+    """AdamW on one chunk: param * keep (decoupled decay), then _update without L2 term."""
+    for i in range(n):
+        gi = g[i]
+        mi = b1 * m[i] + c1 * gi
+        vi = b2 * v[i] + c2 * (gi * gi)
+        m[i] = mi
+        v[i] = vi
+        p[i] = p[i] * keep - (mi / (np.float32(math.sqrt(vi)) * inv_sqrt_bias2 + e)) * step_size
+
+
+@njit(parallel=True, **JIT)
+def adamw_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay, flush):
+    """torch.optim.AdamW on flat float32 arrays: param *= float32(1 - lr * weight_decay),
+    then adam_step's update with no L2 term, rounded like the oracle's two passes."""
+    b1 = np.float32(beta1)
+    b2 = np.float32(beta2)
+    c1 = np.float32(1.0 - beta1)
+    c2 = np.float32(1.0 - beta2)
+    keep = np.float32(1.0 - lr * weight_decay)
+    inv_sqrt_bias2 = np.float32(1.0 / math.sqrt(1.0 - beta2 ** step))
+    step_size = np.float32(lr / (1.0 - beta1 ** step))
+    e = np.float32(eps)
+    size = param.size
+    for task in prange((size + _CHUNK - 1) // _CHUNK):
+        csr = flush_begin(flush)
+        s = task * _CHUNK
+        t = min(size, s + _CHUNK)
+        _update_decoupled(param[s:t], grad[s:t], m[s:t], v[s:t], t - s, b1, b2, c1, c2, keep,
+                          inv_sqrt_bias2, step_size, e)
         flush_end(csr)
