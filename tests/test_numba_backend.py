@@ -103,7 +103,11 @@ def test_results_do_not_depend_on_the_thread_count(numba_backend):
 def test_every_kernel_is_native(numba_backend):
     assert set(numba_backend.native_kernels()) >= {
         "gemm", "dense_forward", "activation_backward", "bias_grad",
-        "softmax_cross_entropy", "adam_step", "forward_backward"}
+        "softmax_cross_entropy", "adam_step", "forward_backward",
+        # issue #6
+        "activation_forward", "mse_loss", "sigmoid_binary_cross_entropy", "dropout",
+        "batch_norm_forward", "batch_norm_inference", "batch_norm_backward", "sgd_step",
+        "rmsprop_step", "adamw_step"}
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
@@ -197,4 +201,101 @@ def test_denormals_flushed_only_when_switched_on(numba_backend, flushing, thread
         np.testing.assert_array_equal(db, np.float32(n) * TINY)
         np.testing.assert_array_equal(m, np.float32(0.1) * TINY)
     # the calling thread's MXCSR is restored: NumPy still produces denormals
+    assert np.float32(1e-38) * np.float32(0.1) != 0
+
+
+# -- issue #6 kernels: activation forward, losses, dropout, batch norm, optimizers ---------
+def _run_issue6_kernels(backend, rng):
+    """Every issue-6 kernel once, at shapes that split into several parallel tasks
+    (feature blocks of batch norm, element chunks), with uneven edges."""
+    n, f, size = 131, 1029, 70001
+    x = _rand(rng, (n, f)) * np.float32(3)
+    results = []
+    for act in ("relu", "leaky_relu", "sigmoid", "tanh"):
+        results.append(backend.activation_forward(act, x, np.empty_like(x)))
+    inplace = x.copy()
+    results.append(backend.activation_forward("tanh", inplace, inplace))
+    noise = rng.random((n, f), dtype=np.float32)
+    results.append(backend.dropout(x, noise, 0.3, np.empty_like(x)))
+    outputs, labels = rng.random((n, 10), dtype=np.float32), rng.integers(0, 10, n)
+    grad = np.empty_like(outputs)
+    results += [np.float64(backend.mse_loss(outputs, labels, grad)), grad]
+    logits, bits = _rand(rng, (n, 1)), rng.integers(0, 2, n)
+    grad = np.empty_like(logits)
+    results += [np.float64(backend.sigmoid_binary_cross_entropy(logits, bits, grad)), grad]
+    gamma, beta = _rand(rng, f), _rand(rng, f)
+    out, mean, invstd = np.empty_like(x), np.empty(f, np.float32), np.empty(f, np.float32)
+    rm, rv = _rand(rng, f), np.ones(f, np.float32)
+    backend.batch_norm_forward(x, gamma, beta, out, mean, invstd, rm, rv, 0.1, 1e-5)
+    results += [out, mean, invstd, rm, rv]
+    results.append(backend.batch_norm_inference(x, gamma, beta, rm, rv, np.empty_like(x), 1e-5))
+    g, gg, gb = _rand(rng, (n, f)), np.empty(f, np.float32), np.empty(f, np.float32)
+    backend.batch_norm_backward(g, x, gamma, mean, invstd, g, gg, gb)  # in place
+    results += [g, gg, gb]
+    grad = _rand(rng, size)
+    for kind in ("sgd", "nesterov", "rmsprop", "adamw"):
+        p, s1, s2 = _rand(rng, size), np.zeros(size, np.float32), np.zeros(size, np.float32)
+        for step in (1, 2):
+            if kind == "sgd":
+                backend.sgd_step(p, grad, s1, 0.1, 0.9, False, 1e-4)
+            elif kind == "nesterov":
+                backend.sgd_step(p, grad, s1, 0.1, 0.9, True, 0.0)
+            elif kind == "rmsprop":
+                backend.rmsprop_step(p, grad, s1, s2, 1e-2, 0.99, 1e-8, 0.5, 1e-4)
+            else:
+                backend.adamw_step(p, grad, s1, s2, 1e-3, 0.9, 0.999, 1e-8, step, 0.01)
+        results += [p, s1, s2]
+    return results
+
+
+def test_issue6_kernels_do_not_depend_on_the_thread_count(numba_backend):
+    runs = []
+    for threads in (1, 2, 1):
+        backends.set_num_threads(threads)
+        runs.append(_run_issue6_kernels(numba_backend, np.random.default_rng(11)))
+    for other in runs[1:]:
+        assert len(other) == len(runs[0])
+        for got, want in zip(other, runs[0]):
+            np.testing.assert_array_equal(got, want)  # bitwise, not approximately
+
+
+@pytest.mark.parametrize("p", [0.1, 0.7])  # float32(0.1) > 0.1, float32(0.7) < 0.7
+def test_dropout_keeps_noise_equal_to_p_as_numpy_does(numba_backend, p):
+    """NumPy compares float32 noise with float32(p): noise == float32(p) is kept even when
+    float32(p) < p, and noise just below it dropped."""
+    x = np.ones(5, np.float32)
+    p32 = np.float32(p)
+    noise = np.array([p32, np.nextafter(p32, np.float32(0)), np.nextafter(p32, np.float32(1)),
+                      0, np.float32(0.99)], np.float32)
+    got = numba_backend.dropout(x, noise, p, np.empty_like(x))
+    want = backends.get_backend("numpy").dropout(x, noise, p, np.empty_like(x))
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(got != 0, [True, False, True, False, True])
+
+
+def test_issue6_kernels_match_the_oracle_bitwise_where_no_libm_call_is_involved(numba_backend):
+    """Dropout, batch norm, MSE and the optimizer steps round every operation like the
+    NumPy code (only exp/tanh/log1p may differ by an ulp: libm versus NumPy's own)."""
+    oracle = backends.get_backend("numpy")
+    got = _run_issue6_kernels(numba_backend, np.random.default_rng(5))
+    want = _run_issue6_kernels(oracle, np.random.default_rng(5))
+    # 0-3 activations (0, 1 relu-like), 4 in-place tanh, 5 dropout, 6-7 MSE loss (a
+    # float64 sum, NumPy's pairwise) and gradient, 8-9 BCE, then batch norm and optimizers
+    exact = [0, 1, 5, 7] + list(range(10, len(want)))
+    assert abs(got[6] - want[6]) <= 1e-12 * want[6]
+    for i in exact:
+        np.testing.assert_array_equal(got[i], want[i], err_msg=f"result {i}")
+
+
+def test_issue6_kernels_flush_denormals_only_when_switched_on(numba_backend, flushing):
+    size = 70001
+    tiny = np.full(size, TINY, np.float32)
+    out = numba_backend.dropout(tiny, np.ones(size, np.float32), 0.0, np.empty_like(tiny))
+    p, buf = np.ones(size, np.float32), np.zeros(size, np.float32)
+    numba_backend.sgd_step(p, tiny, buf, 0.1, 0.5)
+    if flushing:
+        assert np.all(out == 0) and np.all(buf == 0)
+    else:
+        np.testing.assert_array_equal(out, tiny)
+        np.testing.assert_array_equal(buf, tiny)
     assert np.float32(1e-38) * np.float32(0.1) != 0

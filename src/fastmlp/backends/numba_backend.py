@@ -22,8 +22,10 @@ except ImportError as exc:  # pragma: no cover - numba is a declared dependency
     raise ImportError(f"numba is not importable ({exc}); install it with `pip install numba`") from exc
 
 from .numba_kernels import activations, adam, bias_grad, gemm, loss, step
+from .numba_kernels import batch_norm, dropout, optimizers
 
 _NO_BIAS = np.empty(0, np.float32)
+_NO_STATE = np.empty(0, np.float32)  # a momentum buffer that is not used
 
 _flush = os.environ.get("FASTMLP_FLUSH_DENORMALS", "1").strip().lower() not in (
     "0", "false", "no", "off")
@@ -74,6 +76,50 @@ class NumbaBackend(Backend):
     def _adam_step(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay):
         adam.adam_step(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
                        lr, beta1, beta2, eps, step, weight_decay, _flush)
+
+    # -- issue #6 kernels (validated by the base class before they run) ----------------
+    def _activation_forward(self, activation, x, out):
+        if activation == "identity" and out is x:
+            return
+        activations.activation_forward(x.reshape(-1), out.reshape(-1),
+                                       activations.CODES[activation], _flush)
+
+    def _mse_loss(self, outputs, labels, grad):
+        return loss.mse_loss(outputs, labels, grad, _flush)
+
+    def _sigmoid_binary_cross_entropy(self, logits, labels, grad):
+        return loss.sigmoid_binary_cross_entropy(logits, labels, grad, _flush)
+
+    def _dropout(self, x, noise, p, out):
+        dropout.dropout(x.reshape(-1), noise.reshape(-1), out.reshape(-1), p, _flush)
+
+    def _batch_norm_forward(self, x, gamma, beta, out, mean, invstd, running_mean, running_var,
+                            momentum, eps):
+        batch_norm.batch_norm_forward(x, gamma, beta, out, mean, invstd, running_mean,
+                                      running_var, momentum, eps, _flush)
+
+    def _batch_norm_inference(self, x, gamma, beta, running_mean, running_var, out, eps):
+        batch_norm.batch_norm_inference(x, gamma, beta, running_mean, running_var, out, eps,
+                                        _flush)
+
+    def _batch_norm_backward(self, grad, x, gamma, mean, invstd, grad_x, grad_gamma, grad_beta):
+        batch_norm.batch_norm_backward(grad, x, gamma, mean, invstd, grad_x, grad_gamma,
+                                       grad_beta, _flush)
+
+    def _sgd_step(self, param, grad, buf, lr, momentum, nesterov, weight_decay):
+        optimizers.sgd_step(param.reshape(-1), grad.reshape(-1),
+                            _NO_STATE if buf is None else buf.reshape(-1), lr, momentum,
+                            nesterov, weight_decay, _flush)
+
+    def _rmsprop_step(self, param, grad, square_avg, buf, lr, alpha, eps, momentum,
+                      weight_decay):
+        optimizers.rmsprop_step(param.reshape(-1), grad.reshape(-1), square_avg.reshape(-1),
+                                _NO_STATE if buf is None else buf.reshape(-1), lr, alpha, eps,
+                                momentum, weight_decay, _flush)
+
+    def _adamw_step(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay):
+        adam.adamw_step(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
+                        lr, beta1, beta2, eps, step, weight_decay, _flush)
 
     flush_denormals = staticmethod(flush_denormals)
     set_flush_denormals = staticmethod(set_flush_denormals)
