@@ -521,3 +521,289 @@ def test_float64_goes_through_the_checked_oracle(oracle):
     p = np.ones(5)
     cpp.adam_step(p, np.ones(5), np.zeros(5), np.zeros(5), 1e-3, 0.9, 0.999, 1e-8, 1)
     assert p.dtype == np.float64 and np.all(p < 1)
+
+
+# -- issue #6 kernels: activation forward, losses, dropout, batch norm, SGD/RMSprop/AdamW ------
+# These do the oracle's float32 operations in the oracle's order (each rounded once, the
+# constants rounded from the same double expressions), so they match it bitwise; only
+# exp/log1p/tanh are our own polynomials (a few ulps, see test_parity.py for the bounds).
+LAYER_KERNELS = ["activation_forward", "mse_loss", "sigmoid_binary_cross_entropy", "dropout",
+                 "batch_norm_forward", "batch_norm_inference", "batch_norm_backward",
+                 "sgd_step", "rmsprop_step", "adamw_step"]
+
+
+def _layer_kernels(rng, backend=None):
+    """Runs every issue-#6 kernel (through `backend`, or _cpp directly) on inputs sized to
+    use 3 threads; returns every output, in order."""
+    k = backend or _cpp
+    outs = []
+    x = rand(rng, (300, 777), 3.0)  # 233k elements: no block or vector multiple
+    for act in ACTIVATIONS:
+        out = np.full_like(x, np.nan)
+        k.activation_forward(act, x, out)
+        outs.append(out)
+    inplace = x.copy()
+    k.activation_forward("tanh", inplace, inplace)
+    outs.append(inplace)
+    noise = rng.random(x.shape, dtype=np.float32)
+    for p in (0.0, 0.2, 0.7):
+        out = np.full_like(x, np.nan)
+        k.dropout(x, noise, p, out)
+        outs.append(out)
+    o, y = rng.random((20_000, 13)).astype(np.float32), rng.integers(0, 13, 20_000)
+    g = np.full_like(o, np.nan)
+    outs += [np.float64(k.mse_loss(o, y, g)), g]
+    z, yb = rand(rng, (100_003, 1), 10.0), rng.integers(0, 2, 100_003)
+    gz = np.full_like(z, np.nan)
+    outs += [np.float64(k.sigmoid_binary_cross_entropy(z, yb, gz)), gz]
+    n, f = 256, 1000  # columns split over threads in 16-aligned blocks
+    xb = rand(rng, (n, f), 2.0) + rand(rng, f)
+    gamma, beta = rand(rng, f) + 1, rand(rng, f)
+    bn = [np.full((n, f), np.nan, np.float32), np.full(f, np.nan, np.float32),
+          np.full(f, np.nan, np.float32), rand(rng, f), np.abs(rand(rng, f)) + 0.5]
+    k.batch_norm_forward(xb, gamma, beta, *bn, 0.1, 1e-5)
+    inf = np.full((n, f), np.nan, np.float32)
+    k.batch_norm_inference(xb, gamma, beta, bn[3], bn[4], inf, 1e-5)
+    grad = rand(rng, (n, f))
+    back = [np.full((n, f), np.nan, np.float32), np.full(f, np.nan, np.float32),
+            np.full(f, np.nan, np.float32)]
+    k.batch_norm_backward(grad, xb, gamma, bn[1], bn[2], *back)
+    in_place = grad.copy()
+    k.batch_norm_backward(in_place, xb, gamma, bn[1], bn[2], in_place, back[1].copy(),
+                          back[2].copy())
+    outs += bn + [inf] + back + [in_place]
+    p0, gp = rand(rng, 100_003), rand(rng, 100_003, 0.1)
+    for rule, step in [("sgd", lambda p, s, t: k.sgd_step(p, gp, None, 0.1, 0.0, False, 0.01)),
+                       ("sgd-momentum", lambda p, s, t: k.sgd_step(p, gp, s[0], 0.1, 0.9, False, 0.01)),
+                       ("sgd-nesterov", lambda p, s, t: k.sgd_step(p, gp, s[0], 0.1, 0.9, True, 0.0)),
+                       ("rmsprop", lambda p, s, t: k.rmsprop_step(p, gp, s[0], None, 1e-2, 0.99, 1e-8, 0.0, 0.01)),
+                       ("rmsprop-momentum", lambda p, s, t: k.rmsprop_step(p, gp, s[0], s[1], 1e-2, 0.9, 1e-8, 0.5, 0.0)),
+                       ("adamw", lambda p, s, t: k.adamw_step(p, gp, s[0], s[1], 1e-3, 0.9, 0.999, 1e-8, t, 0.01))]:
+        p, state = p0.copy(), [np.zeros_like(p0), np.zeros_like(p0)]
+        for t in (1, 2, 3):
+            step(p, state, t)
+        outs += [p] + state
+    return outs
+
+
+def test_layer_kernels_are_bitwise_identical_for_any_thread_count(isa):
+    results = {}
+    for threads in (1, 2, 3):
+        with native(isa, threads):
+            results[threads] = _layer_kernels(np.random.default_rng(20))
+    for threads in (2, 3):
+        assert len(results[threads]) == len(results[1])
+        for got, want in zip(results[threads], results[1]):
+            np.testing.assert_array_equal(got, want)
+
+
+def test_layer_kernels_match_the_oracle(config, oracle):
+    got = _layer_kernels(np.random.default_rng(21))
+    want = _layer_kernels(np.random.default_rng(21), oracle)
+    names = ([f"act-{a}" for a in ACTIVATIONS] + ["act-tanh-inplace"] +
+             ["dropout-0", "dropout-0.2", "dropout-0.7", "mse", "mse-grad", "bce", "bce-grad"] +
+             ["bn-out", "bn-mean", "bn-invstd", "bn-running-mean", "bn-running-var",
+              "bn-inference", "bn-grad-x", "bn-grad-gamma", "bn-grad-beta", "bn-grad-x-inplace"] +
+             [f"{rule}-{what}" for rule in ("sgd", "sgd-momentum", "sgd-nesterov", "rmsprop",
+                                            "rmsprop-momentum", "adamw")
+              for what in ("param", "state0", "state1")])
+    assert len(names) == len(got) == len(want)
+    for name, a, b in zip(names, got, want):
+        if name in ("act-sigmoid", "act-tanh", "act-tanh-inplace"):
+            # our exp/tanh polynomials: within a few ulps (denormals flushed to zero)
+            assert np.all(np.abs(a - b) <= 4 * EPS * np.abs(b) + np.finfo(np.float32).tiny), name
+        elif name in ("mse", "bce"):
+            # float64 sums of the same terms in another order (bce: our log1p, a few ulps)
+            assert abs(a - b) <= 8 * EPS * abs(b), name
+        elif name == "bce-grad":
+            # (sigmoid - y) / n, sigmoid within a few ulps of 1
+            assert np.all(np.abs(a - b) <= 4 * EPS / a.shape[0]), name
+        else:
+            np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+def test_dropout_drops_exactly_the_oracles_units_at_the_threshold(config, oracle):
+    # noise equal to float32(p) (which lies below p = 0.7) is kept, as NumPy compares in float32
+    p = 0.7
+    noise = np.array([np.float32(p), np.nextafter(np.float32(p), 0), 0.0, 0.99], np.float32)
+    x = np.array([1.0, -2.0, 3.0, np.inf], np.float32)
+    got, want = np.full_like(x, np.nan), np.empty_like(x)
+    _cpp.dropout(x, noise, p, got)
+    oracle.dropout(x, noise, p, want)
+    np.testing.assert_array_equal(got, want)
+    assert got[0] != 0 and got[1] == 0
+
+
+def test_backends_command_lists_the_layer_kernels_native_for_cpp():
+    assert set(LAYER_KERNELS) <= set(backends.get_backend("cpp").native_kernels())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FASTMLP_")}
+    r = subprocess.run([sys.executable, "-m", "fastmlp", "backends"], capture_output=True,
+                       text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("cpp"))
+    native_line = next(line for line in lines[at + 1:] if line.strip().startswith("native:"))
+    fallback_line = next(line for line in lines[at + 1:] if line.strip().startswith("fallback:"))
+    listed = {name.strip() for name in native_line.split(":", 1)[1].split(",")}
+    assert set(LAYER_KERNELS) <= listed
+    for name in LAYER_KERNELS:
+        assert name not in fallback_line
+
+
+def _bn_args(n=4, f=3, **kw):
+    args = dict(x=_f32(n, f), gamma=_f32(f), beta=_f32(f), out=_f32(n, f), mean=_f32(f),
+                invstd=_f32(f), running_mean=_f32(f), running_var=_f32(f))
+    args.update(kw)
+    return args
+
+
+def _bn_back_args(n=4, f=3, **kw):
+    args = dict(grad=_f32(n, f), x=_f32(n, f), gamma=_f32(f), mean=_f32(f), invstd=_f32(f),
+                grad_x=_f32(n, f), grad_gamma=_f32(f), grad_beta=_f32(f))
+    args.update(kw)
+    return args
+
+
+def _bn_inf_args(n=4, f=3, **kw):
+    args = dict(x=_f32(n, f), gamma=_f32(f), beta=_f32(f), running_mean=_f32(f),
+                running_var=_f32(f), out=_f32(n, f))
+    args.update(kw)
+    return args
+
+
+def _opt_args(rule, **kw):
+    args = dict(param=_f32(5), grad=_f32(5))
+    if rule == "sgd":
+        args.update(buf=_f32(5), lr=0.1, momentum=0.9)
+    elif rule == "rmsprop":
+        args.update(square_avg=_f32(5), buf=_f32(5), lr=0.01, momentum=0.5)
+    else:
+        args.update(m=_f32(5), v=_f32(5), lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, step=1)
+    args.update(kw)
+    return getattr(_cpp, f"{rule}_step"), args
+
+
+def _opt(rule, **kw):
+    fn, args = _opt_args(rule, **kw)
+    return lambda: fn(**args)
+
+
+big = _f32(64)
+BAD_LAYER_CALLS = {
+    "act_fwd x float64": (lambda: _cpp.activation_forward("relu", np.ones(4), _f32(4)), TypeError, "x"),
+    "act_fwd out int": (lambda: _cpp.activation_forward("relu", _f32(4), np.ones(4, np.int32)), TypeError, "out"),
+    "act_fwd x strided": (lambda: _cpp.activation_forward("relu", _strided(3, 4), _f32(3, 4)), ValueError, "x"),
+    "act_fwd out shape": (lambda: _cpp.activation_forward("relu", _f32(3, 4), _f32(4, 3)), ValueError, "out"),
+    "act_fwd out readonly": (lambda: _cpp.activation_forward("relu", _f32(4), _readonly(_f32(4))), ValueError, "out"),
+    "act_fwd shifted out": (lambda: _cpp.activation_forward("relu", big[:8], big[1:9]), ValueError, "out"),
+    "act_fwd activation": (lambda: _cpp.activation_forward("gelu", _f32(4), _f32(4)), ValueError, "activation"),
+    "mse outputs float64": (lambda: _cpp.mse_loss(np.ones((2, 3)), np.zeros(2, np.int64), _f32(2, 3)), TypeError, "outputs"),
+    "mse outputs strided": (lambda: _cpp.mse_loss(_strided(2, 3), np.zeros(2, np.int64), _f32(2, 3)), ValueError, "outputs"),
+    "mse outputs 1-D": (lambda: _cpp.mse_loss(_f32(3), np.zeros(3, np.int64), _f32(3)), ValueError, "outputs"),
+    "mse grad shape": (lambda: _cpp.mse_loss(_f32(2, 3), np.zeros(2, np.int64), _f32(3, 2)), ValueError, "grad"),
+    "mse grad readonly": (lambda: _cpp.mse_loss(_f32(2, 3), np.zeros(2, np.int64), _readonly(_f32(2, 3))), ValueError, "grad"),
+    "mse grad is outputs": (lambda: (lambda s: _cpp.mse_loss(s, np.zeros(2, np.int64), s))(_f32(2, 3)), ValueError, "grad"),
+    "mse labels dtype": (lambda: _cpp.mse_loss(_f32(2, 3), np.zeros(2, np.int32), _f32(2, 3)), TypeError, "labels"),
+    "mse labels range": (lambda: _cpp.mse_loss(_f32(2, 3), np.array([0, 3]), _f32(2, 3)), ValueError, "labels"),
+    "mse labels shape": (lambda: _cpp.mse_loss(_f32(2, 3), np.zeros(3, np.int64), _f32(2, 3)), ValueError, "labels"),
+    "mse empty": (lambda: _cpp.mse_loss(_f32(0, 3), np.zeros(0, np.int64), _f32(0, 3)), ValueError, "outputs"),
+    "bce logits float64": (lambda: _cpp.sigmoid_binary_cross_entropy(np.ones((2, 1)), np.zeros(2, np.int64), _f32(2, 1)), TypeError, "logits"),
+    "bce logits 2 columns": (lambda: _cpp.sigmoid_binary_cross_entropy(_f32(2, 2), np.zeros(2, np.int64), _f32(2, 2)), ValueError, "logit"),
+    "bce grad shape": (lambda: _cpp.sigmoid_binary_cross_entropy(_f32(2, 1), np.zeros(2, np.int64), _f32(2)), ValueError, "grad"),
+    "bce grad readonly": (lambda: _cpp.sigmoid_binary_cross_entropy(_f32(2, 1), np.zeros(2, np.int64), _readonly(_f32(2, 1))), ValueError, "grad"),
+    "bce grad is logits": (lambda: (lambda s: _cpp.sigmoid_binary_cross_entropy(s, np.zeros(2, np.int64), s))(_f32(2, 1)), ValueError, "grad"),
+    "bce labels 2": (lambda: _cpp.sigmoid_binary_cross_entropy(_f32(2, 1), np.array([0, 2]), _f32(2, 1)), ValueError, "labels"),
+    "bce labels list": (lambda: _cpp.sigmoid_binary_cross_entropy(_f32(2, 1), [0, 1], _f32(2, 1)), TypeError, "labels"),
+    "dropout x float64": (lambda: _cpp.dropout(np.ones(4), _f32(4), 0.5, _f32(4)), TypeError, "x"),
+    "dropout noise int": (lambda: _cpp.dropout(_f32(4), np.ones(4, np.int64), 0.5, _f32(4)), TypeError, "noise"),
+    "dropout noise strided": (lambda: _cpp.dropout(_f32(2, 4), _strided(2, 4), 0.5, _f32(2, 4)), ValueError, "noise"),
+    "dropout noise shape": (lambda: _cpp.dropout(_f32(4), _f32(5), 0.5, _f32(4)), ValueError, "noise"),
+    "dropout out shape": (lambda: _cpp.dropout(_f32(4), _f32(4), 0.5, _f32(2, 2)), ValueError, "out"),
+    "dropout out readonly": (lambda: _cpp.dropout(_f32(4), _f32(4), 0.5, _readonly(_f32(4))), ValueError, "out"),
+    "dropout out is noise": (lambda: (lambda s: _cpp.dropout(_f32(4), s, 0.5, s))(_f32(4)), ValueError, "out"),
+    "dropout shifted out": (lambda: _cpp.dropout(big[:8], _f32(8), 0.5, big[4:12]), ValueError, "out"),
+    "dropout p 1": (lambda: _cpp.dropout(_f32(4), _f32(4), 1.0, _f32(4)), ValueError, "dropout probability"),
+    "dropout p nan": (lambda: _cpp.dropout(_f32(4), _f32(4), float("nan"), _f32(4)), ValueError, "dropout probability"),
+    "bn x float64": (lambda: _cpp.batch_norm_forward(**_bn_args(x=np.ones((4, 3)))), TypeError, "x"),
+    "bn x 1-D": (lambda: _cpp.batch_norm_forward(**_bn_args(x=_f32(12), out=_f32(12))), ValueError, "x"),
+    "bn one row": (lambda: _cpp.batch_norm_forward(**_bn_args(n=1)), ValueError, "rows"),
+    "bn gamma shape": (lambda: _cpp.batch_norm_forward(**_bn_args(gamma=_f32(4))), ValueError, "gamma"),
+    "bn beta strided": (lambda: _cpp.batch_norm_forward(**_bn_args(beta=_strided(3))), ValueError, "beta"),
+    "bn out shape": (lambda: _cpp.batch_norm_forward(**_bn_args(out=_f32(3, 4))), ValueError, "out"),
+    "bn mean readonly": (lambda: _cpp.batch_norm_forward(**_bn_args(mean=_readonly(_f32(3)))), ValueError, "mean"),
+    "bn invstd float64": (lambda: _cpp.batch_norm_forward(**_bn_args(invstd=np.ones(3))), TypeError, "invstd"),
+    "bn running_var readonly": (lambda: _cpp.batch_norm_forward(**_bn_args(running_var=_readonly(_f32(3)))), ValueError, "running_var"),
+    "bn running_mean 2-D": (lambda: _cpp.batch_norm_forward(**_bn_args(running_mean=_f32(1, 3))), ValueError, "running_mean"),
+    "bn mean is invstd": (lambda: (lambda s: _cpp.batch_norm_forward(**_bn_args(mean=s, invstd=s)))(_f32(3)), ValueError, "mean|invstd"),
+    "bn out aliases x": (lambda: (lambda s: _cpp.batch_norm_forward(**_bn_args(x=s, out=s)))(_f32(4, 3)), ValueError, "out"),
+    "bn running_mean in out": (lambda: (lambda s: _cpp.batch_norm_forward(**_bn_args(out=s[:12].reshape(4, 3), running_mean=s[10:13])))(_f32(16)), ValueError, "out|running_mean"),
+    "bn momentum": (lambda: _cpp.batch_norm_forward(**_bn_args(), momentum=1.5), ValueError, "momentum"),
+    "bn eps": (lambda: _cpp.batch_norm_forward(**_bn_args(), eps=0.0), ValueError, "eps"),
+    "bn_inf x strided": (lambda: _cpp.batch_norm_inference(**_bn_inf_args(x=_strided(4, 3))), ValueError, "x"),
+    "bn_inf running_var shape": (lambda: _cpp.batch_norm_inference(**_bn_inf_args(running_var=_f32(4))), ValueError, "running_var"),
+    "bn_inf gamma float64": (lambda: _cpp.batch_norm_inference(**_bn_inf_args(gamma=np.ones(3))), TypeError, "gamma"),
+    "bn_inf out readonly": (lambda: _cpp.batch_norm_inference(**_bn_inf_args(out=_readonly(_f32(4, 3)))), ValueError, "out"),
+    "bn_inf out is x": (lambda: (lambda s: _cpp.batch_norm_inference(**_bn_inf_args(x=s, out=s)))(_f32(4, 3)), ValueError, "out"),
+    "bn_inf out over beta": (lambda: (lambda s: _cpp.batch_norm_inference(**_bn_inf_args(beta=s[:3], out=s.reshape(4, 3))))(_f32(12)), ValueError, "out"),
+    "bn_inf eps": (lambda: _cpp.batch_norm_inference(**_bn_inf_args(), eps=-1.0), ValueError, "eps"),
+    "bn_back grad float64": (lambda: _cpp.batch_norm_backward(**_bn_back_args(grad=np.ones((4, 3)))), TypeError, "grad"),
+    "bn_back grad shape": (lambda: _cpp.batch_norm_backward(**_bn_back_args(grad=_f32(3, 4))), ValueError, "grad"),
+    "bn_back grad_x readonly": (lambda: _cpp.batch_norm_backward(**_bn_back_args(grad_x=_readonly(_f32(4, 3)))), ValueError, "grad_x"),
+    "bn_back grad_x strided": (lambda: _cpp.batch_norm_backward(**_bn_back_args(grad_x=_strided(4, 3))), ValueError, "grad_x"),
+    "bn_back invstd shape": (lambda: _cpp.batch_norm_backward(**_bn_back_args(invstd=_f32(4))), ValueError, "invstd"),
+    "bn_back grad_gamma readonly": (lambda: _cpp.batch_norm_backward(**_bn_back_args(grad_gamma=_readonly(_f32(3)))), ValueError, "grad_gamma"),
+    "bn_back grad_x is x": (lambda: (lambda s: _cpp.batch_norm_backward(**_bn_back_args(x=s, grad_x=s)))(_f32(4, 3)), ValueError, "grad_x"),
+    "bn_back shifted grad": (lambda: (lambda s: _cpp.batch_norm_backward(**_bn_back_args(grad=s[:12].reshape(4, 3), grad_x=s[1:13].reshape(4, 3))))(_f32(13)), ValueError, "grad_x"),
+    "bn_back grad_beta in grad": (lambda: (lambda s: _cpp.batch_norm_backward(**_bn_back_args(grad=s.reshape(4, 3), grad_beta=s[:3])))(_f32(12)), ValueError, "grad_beta"),
+    "bn_back grad_gamma is grad_beta": (lambda: (lambda s: _cpp.batch_norm_backward(**_bn_back_args(grad_gamma=s, grad_beta=s)))(_f32(3)), ValueError, "grad_gamma|grad_beta"),
+    "sgd param float64": (_opt("sgd", param=np.ones(5)), TypeError, "param"),
+    "sgd param readonly": (_opt("sgd", param=_readonly(_f32(5))), ValueError, "param"),
+    "sgd grad strided": (_opt("sgd", grad=_strided(5)), ValueError, "grad"),
+    "sgd grad shape": (_opt("sgd", grad=_f32(6)), ValueError, "grad"),
+    "sgd buf shape": (_opt("sgd", buf=_f32(4)), ValueError, "buf"),
+    "sgd buf readonly": (_opt("sgd", buf=_readonly(_f32(5))), ValueError, "buf"),
+    "sgd buf list": (_opt("sgd", buf=[0.0] * 5), TypeError, "buf"),
+    "sgd buf missing": (_opt("sgd", buf=None), ValueError, "buf"),
+    "sgd buf is param": (lambda: (lambda s: _cpp.sgd_step(s, _f32(5), s, 0.1, 0.9))(_f32(5)), ValueError, "param|buf"),
+    "sgd buf is grad": (lambda: (lambda s: _cpp.sgd_step(_f32(5), s, s, 0.1, 0.9))(_f32(5)), ValueError, "buf"),
+    "sgd lr": (_opt("sgd", lr=-1.0), ValueError, "lr"),
+    "sgd momentum": (_opt("sgd", momentum=1.0), ValueError, "momentum"),
+    "sgd nesterov": (_opt("sgd", momentum=0.0, nesterov=True), ValueError, "nesterov"),
+    "sgd weight_decay nan": (_opt("sgd", weight_decay=float("nan")), ValueError, "weight_decay"),
+    "rmsprop grad float64": (_opt("rmsprop", grad=np.ones(5)), TypeError, "grad"),
+    "rmsprop square_avg shape": (_opt("rmsprop", square_avg=_f32(6)), ValueError, "square_avg"),
+    "rmsprop square_avg readonly": (_opt("rmsprop", square_avg=_readonly(_f32(5))), ValueError, "square_avg"),
+    "rmsprop square_avg is grad": (lambda: (lambda s: _cpp.rmsprop_step(_f32(5), s, s, None, 0.01))(_f32(5)), ValueError, "square_avg"),
+    "rmsprop buf is square_avg": (lambda: (lambda s: _cpp.rmsprop_step(_f32(5), _f32(5), s, s, 0.01, momentum=0.5))(_f32(5)), ValueError, "square_avg|buf"),
+    "rmsprop buf missing": (_opt("rmsprop", buf=None), ValueError, "buf"),
+    "rmsprop alpha": (_opt("rmsprop", alpha=1.0), ValueError, "alpha"),
+    "rmsprop eps": (_opt("rmsprop", eps=0.0), ValueError, "eps"),
+    "rmsprop momentum": (_opt("rmsprop", momentum=-0.5), ValueError, "momentum"),
+    "adamw m shape": (_opt("adamw", m=_f32(4)), ValueError, "m"),
+    "adamw v readonly": (_opt("adamw", v=_readonly(_f32(5))), ValueError, "v"),
+    "adamw v strided": (_opt("adamw", v=_strided(5)), ValueError, "v"),
+    "adamw m is v": (lambda: (lambda s: _cpp.adamw_step(_f32(5), _f32(5), s, s, 1e-3, 0.9, 0.999, 1e-8, 1))(_f32(5)), ValueError, "m|v"),
+    "adamw param over grad": (lambda: _cpp.adamw_step(big[:5], big[4:9], _f32(5), _f32(5), 1e-3, 0.9, 0.999, 1e-8, 1), ValueError, "param"),
+    "adamw step 0": (_opt("adamw", step=0), ValueError, "step"),
+    "adamw beta1": (_opt("adamw", beta1=1.0), ValueError, "beta1"),
+    "adamw weight_decay": (_opt("adamw", weight_decay=-0.01), ValueError, "weight_decay"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_LAYER_CALLS))
+def test_layer_kernel_bad_arguments_raise_naming_the_argument(case):
+    call, exc, name = BAD_LAYER_CALLS[case]
+    with pytest.raises(exc, match=rf"(^|\W)({name})(\W|$)"):
+        call()
+
+
+def test_layer_kernels_accept_what_the_oracle_accepts():
+    # in place where the contract allows it, no optional buffer without momentum
+    x = _f32(4, 3)
+    _cpp.activation_forward("relu", x, x)
+    _cpp.dropout(x, _f32(4, 3), 0.5, x)
+    _cpp.batch_norm_backward(x, _f32(4, 3), _f32(3), _f32(3), _f32(3), x, _f32(3), _f32(3))
+    _cpp.sgd_step(_f32(5), _f32(5), None, 0.1)
+    _cpp.rmsprop_step(_f32(5), _f32(5), _f32(5), None, 0.01)
+    _cpp.batch_norm_forward(**_bn_args(n=2, f=0))
+    _cpp.activation_forward("tanh", _f32(0), _f32(0))

@@ -168,7 +168,18 @@ void adam(float* param, const float* grad, float* m, float* v, i64 n, const Adam
     adam_loop<false>(param, grad, m, v, n, k);
 }
 
-const Ops kOps = {bias_activation, activation_backward, column_sums, softmax_xent_row, adam};
+}  // namespace
+}  // namespace fastmlp
+
+// activation forward, dropout, losses, batch norm, SGD/RMSprop/AdamW (uses activate<> above)
+#include "ops/ops_train_impl.h"
+
+namespace fastmlp {
+namespace {
+
+const Ops kOps = {bias_activation, activation_backward, column_sums, softmax_xent_row, adam,
+                  activation_forward, dropout, mse_rows, sigmoid_bce, batch_norm_forward,
+                  batch_norm_inference, batch_norm_backward, sgd, rmsprop, adamw};
 
 }  // namespace
 }  // namespace fastmlp

@@ -58,5 +58,38 @@ inline float tanh_f32(float x) {
   return __builtin_copysignf(r, x);
 }
 
+// log(x) for positive normal x: Cephes logf (mantissa reduced to [sqrt(1/2), sqrt(2)),
+// degree-8 polynomial, ln 2 split in two), within 2 ulp.
+inline float log_f32(float x) {
+  const std::int32_t bits = __builtin_bit_cast(std::int32_t, x);
+  const std::int32_t e0 = ((bits >> 23) & 0xff) - 126;
+  const float f = bits_to_float((bits & 0x007fffff) | 0x3f000000);  // in [0.5, 1)
+  const bool low = f < 0.707106781186547524f;
+  const float fe = static_cast<float>(low ? e0 - 1 : e0);
+  const float m = low ? (f + f) - 1.0f : f - 1.0f;
+  const float z = m * m;
+  float y = 7.0376836292e-2f;
+  y = y * m - 1.1514610310e-1f;
+  y = y * m + 1.1676998740e-1f;
+  y = y * m - 1.2420140846e-1f;
+  y = y * m + 1.4249322787e-1f;
+  y = y * m - 1.6668057665e-1f;
+  y = y * m + 2.0000714765e-1f;
+  y = y * m - 2.4999993993e-1f;
+  y = y * m + 3.3333331174e-1f;
+  y = y * m * z;
+  y = y + fe * -2.12194440e-4f;
+  y = y - 0.5f * z;
+  return (m + y) + fe * 0.693359375f;
+}
+
+// log(1 + t) for t in [0, 1], accurate for tiny t: log(u) * t / (u - 1) with u = 1 + t
+// (the rounding of u cancels), t itself when u rounds to 1.
+inline float log1p_f32(float t) {
+  const float u = 1.0f + t;
+  const float d = u - 1.0f;
+  return d == 0.0f ? t : log_f32(u) * (t / d);
+}
+
 }  // namespace
 }  // namespace fastmlp

@@ -64,6 +64,40 @@ class CppBackend(Backend):
         return _cpp.forward_backward(x, labels, weights, biases, weight_grads, bias_grads, acts,
                                      grads, activation)
 
+    # issue #6: activation forward, losses, dropout, batch norm, SGD / RMSprop / AdamW
+    def _activation_forward(self, activation, x, out):
+        _cpp.activation_forward(activation, x, out)
+
+    def _mse_loss(self, outputs, labels, grad):
+        return _cpp.mse_loss(outputs, labels, grad)
+
+    def _sigmoid_binary_cross_entropy(self, logits, labels, grad):
+        return _cpp.sigmoid_binary_cross_entropy(logits, labels, grad)
+
+    def _dropout(self, x, noise, p, out):
+        _cpp.dropout(x, noise, p, out)
+
+    def _batch_norm_forward(self, x, gamma, beta, out, mean, invstd, running_mean, running_var,
+                            momentum, eps):
+        _cpp.batch_norm_forward(x, gamma, beta, out, mean, invstd, running_mean, running_var,
+                                momentum, eps)
+
+    def _batch_norm_inference(self, x, gamma, beta, running_mean, running_var, out, eps):
+        _cpp.batch_norm_inference(x, gamma, beta, running_mean, running_var, out, eps)
+
+    def _batch_norm_backward(self, grad, x, gamma, mean, invstd, grad_x, grad_gamma, grad_beta):
+        _cpp.batch_norm_backward(grad, x, gamma, mean, invstd, grad_x, grad_gamma, grad_beta)
+
+    def _sgd_step(self, param, grad, buf, lr, momentum, nesterov, weight_decay):
+        _cpp.sgd_step(param, grad, buf, lr, momentum, nesterov, weight_decay)
+
+    def _rmsprop_step(self, param, grad, square_avg, buf, lr, alpha, eps, momentum,
+                      weight_decay):
+        _cpp.rmsprop_step(param, grad, square_avg, buf, lr, alpha, eps, momentum, weight_decay)
+
+    def _adamw_step(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay):
+        _cpp.adamw_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay)
+
     @staticmethod
     def set_num_threads(n):
         _cpp.set_num_threads(n)
