@@ -20,6 +20,7 @@
 #include "kernels.h"
 
 namespace py = pybind11;
+void bind_train_steps(py::module_& mod);  // train_steps_bindings.cpp
 namespace chk = fastmlp::checks;
 using fastmlp::Activation;
 using fastmlp::Isa;
@@ -279,6 +280,7 @@ double forward_backward(py::handle x_obj, py::handle labels_obj, py::handle weig
 PYBIND11_MODULE(_cpp, mod) {
   mod.doc() = "fastmlp's C++ kernels (float32, OpenMP, run-time ISA dispatch)";
   fastmlp::bind_training_kernels(mod);  // bindings_training.cpp
+  bind_train_steps(mod);
   mod.def("gemm", &gemm, py::arg("a"), py::arg("b"), py::arg("out"), py::arg("trans_a") = false,
           py::arg("trans_b") = false, py::arg("alpha") = 1.0, py::arg("beta") = 0.0);
   mod.def("dense_forward", &dense_forward, py::arg("x"), py::arg("w"), py::arg("b"),

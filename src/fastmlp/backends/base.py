@@ -34,6 +34,8 @@ KERNELS = (
     "sgd_step",
     "rmsprop_step",
     "adamw_step",
+    # several gathered minibatches' forward_backward + adam_step in one call
+    "adam_train_steps",
 )
 
 LEAKY_RELU_SLOPE = 0.01  # torch.nn.LeakyReLU's default negative slope
@@ -164,6 +166,32 @@ class Backend:
                                      acts, grads, activation)
         return float(self._impl("_forward_backward", x.dtype)(
             x, labels, weights, biases, weight_grads, bias_grads, acts, grads, activation))
+
+    def adam_train_steps(self, x, labels, order, start, batch_size, steps, xb, yb, weights,
+                         biases, weight_grads, bias_grads, acts, grads, activation, params,
+                         param_grads, m, v, lr, beta1, beta2, eps, t0, weight_decay, losses):
+        """`steps` Adam training steps of a plain MLP in one call; returns losses.
+
+        Step s (0-based) gathers the rows order[start + s*batch_size : start + (s+1)*batch_size]
+        (the last step may get fewer, down to 1) of x and labels into the first k rows of
+        xb[batch_size, features] and yb[batch_size], runs forward_backward on them with the
+        first k rows of acts and grads ([batch_size, width] each), then one adam_step over the
+        flat params / param_grads (which weights, biases / weight_grads, bias_grads view) with
+        step number t0 + s + 1, and stores its loss in losses[s] (float64, shape (steps,)).
+        Afterwards the gradients of the last step are left in param_grads. The NumPy version
+        is exactly that sequence of public kernels, so every backend gets the same bits as
+        calling them one by one; a compiled backend may run the chunk as one native call.
+        """
+        check.check_adam_train_steps(x, labels, order, start, batch_size, steps, xb, yb, weights,
+                                     biases, weight_grads, bias_grads, acts, grads, activation,
+                                     params, param_grads, m, v, lr, beta1, beta2, eps, t0,
+                                     weight_decay, losses)
+        self._impl("_adam_train_steps", xb.dtype)(
+            x, labels, order, int(start), int(batch_size), int(steps), xb, yb, weights, biases,
+            weight_grads, bias_grads, acts, grads, activation, params, param_grads, m, v,
+            float(lr), float(beta1), float(beta2), float(eps), int(t0), float(weight_decay),
+            losses)
+        return losses
 
     def activation_forward(self, activation, x, out):
         """out = act(x), elementwise; out may be x itself."""
@@ -357,6 +385,22 @@ class Backend:
         update *= lr / bias1
         param -= update
 
+
+    def _adam_train_steps(self, x, labels, order, start, batch_size, steps, xb, yb, weights,
+                          biases, weight_grads, bias_grads, acts, grads, activation, params,
+                          param_grads, m, v, lr, beta1, beta2, eps, t0, weight_decay, losses):
+        # Composed from the public kernels (as the training loop calls them step by step),
+        # so a backend without a native chunk still runs its own native kernels here.
+        for s in range(steps):
+            idx = order[start + s * batch_size:start + (s + 1) * batch_size]
+            k = idx.shape[0]
+            np.take(x, idx, axis=0, out=xb[:k])
+            np.take(labels, idx, out=yb[:k])
+            losses[s] = self.forward_backward(xb[:k], yb[:k], weights, biases, weight_grads,
+                                              bias_grads, [a[:k] for a in acts],
+                                              [g[:k] for g in grads], activation)
+            self.adam_step(params, param_grads, m, v, lr, beta1, beta2, eps, t0 + s + 1,
+                           weight_decay)
 
     def _activation_forward(self, activation, x, out):
         apply_activation(activation, x, out)

@@ -1,10 +1,11 @@
 """The C++ backend: kernels from the pybind11 extension fastmlp._cpp (built from csrc/).
 
 Every kernel is native for float32 (other dtypes use the NumPy code of the base class).
-The per-step kernels, `forward_backward` and `adam_step`, skip the Python argument checks:
-the extension checks the same things itself (dtype, contiguity, writability, shapes,
-aliasing, label range, hyperparameters), raising the same exception types with messages
-that name the argument, and that saves tens of microseconds per training step.
+The per-step kernels (`forward_backward`, `adam_step`, `adam_train_steps`) skip the Python
+argument checks: the extension checks the same things itself (dtype, contiguity,
+writability, shapes, aliasing, label and index ranges, hyperparameters), raising the same
+exception types with messages that name the argument, and that saves tens of microseconds
+per training step.
 """
 from __future__ import annotations
 
@@ -40,6 +41,19 @@ class CppBackend(Backend):
             return super().adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay)
         _cpp.adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay)
 
+    def adam_train_steps(self, x, labels, order, start, batch_size, steps, xb, yb, weights,
+                         biases, weight_grads, bias_grads, acts, grads, activation, params,
+                         param_grads, m, v, lr, beta1, beta2, eps, t0, weight_decay, losses):
+        if getattr(xb, "dtype", None) != _FLOAT32:
+            return super().adam_train_steps(
+                x, labels, order, start, batch_size, steps, xb, yb, weights, biases,
+                weight_grads, bias_grads, acts, grads, activation, params, param_grads, m, v, lr,
+                beta1, beta2, eps, t0, weight_decay, losses)
+        _cpp.adam_train_steps(x, labels, order, start, batch_size, steps, xb, yb, weights, biases,
+                              weight_grads, bias_grads, acts, grads, activation, params,
+                              param_grads, m, v, lr, beta1, beta2, eps, t0, weight_decay, losses)
+        return losses
+
     # -- the kernels behind the checked public methods ---------------------------------
     def _gemm(self, a, b, out, trans_a, trans_b, alpha, beta):
         _cpp.gemm(a, b, out, trans_a, trans_b, alpha, beta)
@@ -63,6 +77,9 @@ class CppBackend(Backend):
                           grads, activation):
         return _cpp.forward_backward(x, labels, weights, biases, weight_grads, bias_grads, acts,
                                      grads, activation)
+
+    def _adam_train_steps(self, *args):
+        _cpp.adam_train_steps(*args)
 
     # issue #6: activation forward, losses, dropout, batch norm, SGD / RMSprop / AdamW
     def _activation_forward(self, activation, x, out):

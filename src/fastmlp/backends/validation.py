@@ -7,6 +7,8 @@ They are written for speed (a few attribute reads), since they run on every call
 """
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh")
@@ -187,9 +189,19 @@ def check_adam_hyperparameters(lr, beta1, beta2, eps, weight_decay):
 
 def check_forward_backward(x, labels, weights, biases, weight_grads, bias_grads, acts, grads,
                            activation):
+    n = _check_layers(x, weights, biases, weight_grads, bias_grads, acts, grads, activation)
+    _int_labels(labels, n)
+    classes = weights[-1].shape[0]
+    if n and (labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(f"labels must lie in [0, {classes}), got [{labels.min()}, {labels.max()}]")
+
+
+def _check_layers(x, weights, biases, weight_grads, bias_grads, acts, grads, activation,
+                  kernel="forward_backward"):
+    """forward_backward's network arguments for the rows of x; returns the row count."""
     layers = len(weights)
     if layers == 0:
-        raise ValueError("forward_backward needs at least one layer")
+        raise ValueError(f"{kernel} needs at least one layer")
     for seq, name in ((biases, "biases"), (weight_grads, "weight_grads"),
                       (bias_grads, "bias_grads"), (acts, "acts"), (grads, "grads")):
         if len(seq) != layers:
@@ -229,13 +241,7 @@ def check_forward_backward(x, labels, weights, biases, weight_grads, bias_grads,
                   (bias_grads[i], f"bias_grads[{i}]", True),
                   (acts[i], f"acts[{i}]", True), (grads[i], f"grads[{i}]", True)]
     _check_disjoint(named)
-    if not isinstance(labels, np.ndarray) or labels.dtype != np.int64:
-        raise TypeError("labels must be an int64 numpy array")
-    if labels.shape != (n,) or not labels.flags.c_contiguous:
-        raise ValueError(f"labels must be contiguous with shape {(n,)}, got {labels.shape}")
-    classes = weights[-1].shape[0]
-    if n and (labels.min() < 0 or labels.max() >= classes):
-        raise ValueError(f"labels must lie in [0, {classes}), got [{labels.min()}, {labels.max()}]")
+    return n
 
 
 def _check_disjoint(named):
@@ -248,6 +254,92 @@ def _check_disjoint(named):
             raise ValueError(f"{name} must not overlap {end_name}")
         if start + size > end:
             end, end_name, end_written = start + size, name, written
+
+
+def _index(value, name, low):
+    try:
+        value = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}") from None
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    return value
+
+
+def _int64_vector(a, name, writable=False):
+    if not isinstance(a, np.ndarray) or a.dtype != np.int64:
+        raise TypeError(f"{name} must be an int64 numpy array, got "
+                        f"{getattr(a, 'dtype', type(a).__name__)}")
+    if a.ndim != 1 or not a.flags.c_contiguous:
+        raise ValueError(f"{name} must be a contiguous 1-D array, got shape {a.shape}")
+    if writable and not a.flags.writeable:
+        raise ValueError(f"{name} must be writable")
+
+
+def _inside(view, name, flat, flat_name):
+    start, base = view.__array_interface__["data"][0], flat.__array_interface__["data"][0]
+    if view.nbytes and not base <= start <= base + flat.nbytes - view.nbytes:
+        raise ValueError(f"{name} must be a view into {flat_name}")
+
+
+def check_adam_train_steps(x, labels, order, start, batch_size, steps, xb, yb, weights, biases,
+                           weight_grads, bias_grads, acts, grads, activation, params,
+                           param_grads, m, v, lr, beta1, beta2, eps, t0, weight_decay, losses):
+    """Backend.adam_train_steps: forward_backward's network on xb's batch_size rows, Adam's
+    flat state, and every order entry the steps read (and the label it selects) in range."""
+    _array(x, "x")
+    _ndim(x, "x", 2)
+    rows = x.shape[0]
+    _int64_vector(labels, "labels")
+    if labels.shape != (rows,):
+        raise ValueError(f"labels must have shape {(rows,)}, got {labels.shape}")
+    _int64_vector(order, "order")
+    start, batch_size = _index(start, "start", 0), _index(batch_size, "batch_size", 1)
+    steps, t0 = _index(steps, "steps", 0), _index(t0, "t0", 0)
+    if steps and start + (steps - 1) * batch_size >= order.shape[0]:
+        raise ValueError(f"order has {order.shape[0]} entries: too few for {steps} steps of "
+                         f"{batch_size} from {start}")
+    check_adam_hyperparameters(lr, beta1, beta2, eps, weight_decay)
+    _out(xb, "xb")
+    if xb.shape != (batch_size, x.shape[1]):
+        raise ValueError(f"xb must have shape {(batch_size, x.shape[1])}, got {xb.shape}")
+    _same_dtype(xb, "xb", (x, "x"))
+    _int64_vector(yb, "yb", writable=True)
+    if yb.shape != (batch_size,):
+        raise ValueError(f"yb must have shape {(batch_size,)}, got {yb.shape}")
+    _check_layers(xb, weights, biases, weight_grads, bias_grads, acts, grads, activation,
+                  "adam_train_steps")
+    _out(params, "params")
+    _ndim(params, "params", 1)
+    for a, name in ((param_grads, "param_grads"), (m, "m"), (v, "v")):
+        _state(params, a, name)
+    _same_dtype(xb, "xb", (params, "params"))
+    for i in range(len(weights)):
+        _inside(weights[i], f"weights[{i}]", params, "params")
+        _inside(biases[i], f"biases[{i}]", params, "params")
+        _inside(weight_grads[i], f"weight_grads[{i}]", param_grads, "param_grads")
+        _inside(bias_grads[i], f"bias_grads[{i}]", param_grads, "param_grads")
+    if not isinstance(losses, np.ndarray) or losses.dtype != np.float64:
+        raise TypeError("losses must be a float64 numpy array")
+    _out(losses, "losses")
+    if losses.shape != (steps,):
+        raise ValueError(f"losses must have shape {(steps,)}, got {losses.shape}")
+    named = [(x, "x", False), (labels, "labels", False), (order, "order", False),
+             (xb, "xb", True), (yb, "yb", True), (params, "params", True),
+             (param_grads, "param_grads", True), (m, "m", True), (v, "v", True),
+             (losses, "losses", True)]
+    named += [(a, f"acts[{i}]", True) for i, a in enumerate(acts)]
+    named += [(g, f"grads[{i}]", True) for i, g in enumerate(grads)]
+    _check_disjoint(named)
+    chunk = order[start:start + steps * batch_size]
+    if chunk.size:
+        if chunk.min() < 0 or chunk.max() >= rows:
+            raise ValueError(f"order entries must lie in [0, {rows}) (the rows of x), got "
+                             f"[{chunk.min()}, {chunk.max()}]")
+        picked, classes = labels[chunk], weights[-1].shape[0]
+        if picked.min() < 0 or picked.max() >= classes:
+            raise ValueError(f"labels must lie in [0, {classes}), got "
+                             f"[{picked.min()}, {picked.max()}]")
 
 
 # -- kernels of issue #6: activation forward, optimizers, losses, dropout, batch norm -----

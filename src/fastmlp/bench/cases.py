@@ -270,6 +270,26 @@ def _forward_backward(w, rng):
                flops=w.step_flops())
 
 
+def _adam_train_steps(w, rng, steps=8):
+    """A chunk of whole Adam training steps, as the training loop runs them: minibatches
+    gathered from a shuffled dataset of `steps` batches; rated by the steps' GEMM FLOPs."""
+    n = w.batch
+    model = MLP(w.sizes, activation=w.activation, seed=0, backend="numpy")  # only its arrays
+    x = np.clip(_rand(rng, steps * n, w.sizes[0], scale=0.5) + 0.5, 0, 1)
+    labels = rng.integers(0, w.sizes[-1], steps * n).astype(np.int64)
+    order = rng.permutation(steps * n)
+    xb, yb = np.empty((n, w.sizes[0]), np.float32), np.empty(n, np.int64)
+    acts = [np.empty((n, s), np.float32) for s in w.sizes[1:]]
+    grads = [np.empty((n, s), np.float32) for s in w.sizes[1:]]
+    m, v, losses = np.zeros_like(model.params), np.zeros_like(model.params), np.empty(steps)
+    yield Case("adam_train_steps", f"{'-'.join(map(str, w.sizes))} batch {n} x {steps} steps",
+               lambda be: be.adam_train_steps(
+                   x, labels, order, 0, n, steps, xb, yb, model.weights, model.biases,
+                   model.weight_grads, model.bias_grads, acts, grads, w.activation,
+                   model.params, model.grads, m, v, 1e-4, 0.9, 0.999, 1e-8, 10, 0.0, losses),
+               flops=steps * w.step_flops())
+
+
 # kernel name -> generator of its cases. A kernel added to base.KERNELS without an entry
 # here is reported as "no input generator" rather than silently left out.
 BUILDERS = {
@@ -290,6 +310,7 @@ BUILDERS = {
     "sgd_step": _sgd_step,
     "rmsprop_step": _rmsprop_step,
     "adamw_step": _adamw_step,
+    "adam_train_steps": _adam_train_steps,
 }
 
 
