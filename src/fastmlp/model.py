@@ -219,6 +219,12 @@ class MLP:
             self._ws = _Workspace(self, max(n, 1))
         return self._ws
 
+    def step_buffers(self, batch_size):
+        """Workspace acts and grads for fused training steps of up to batch_size rows:
+        one [batch_size, width] array of each per layer (backend.adam_train_steps)."""
+        ws = self._workspace(batch_size)
+        return [a[:batch_size] for a in ws.acts], [g[:batch_size] for g in ws.grads]
+
     def _check_input(self, x):
         if not isinstance(x, np.ndarray) or x.ndim != 2 or x.shape[1] != self.sizes[0]:
             raise ValueError(f"x must be an array of shape (N, {self.sizes[0]}), "

@@ -109,6 +109,31 @@ class Adam(Optimizer):
             self.model.params, self.model.grads, self.m, self.v, self.lr, self.beta1,
             self.beta2, self.eps, self.t, self.weight_decay)
 
+    def can_train_steps(self):
+        """Whether train_steps can run this optimizer's steps: plain Adam (not a subclass
+        with another rule) on a model whose steps are one fused forward_backward."""
+        return (self._kernel == "adam_step" and type(self).step is Adam.step
+                and self.model.uses_fused_step)
+
+    def train_steps(self, x, y, order, start, steps, batch_size, xb, yb, losses):
+        """`steps` whole training steps in one backend.adam_train_steps call.
+
+        Step s trains on rows order[start + s*batch_size:][:batch_size] of (x, y), gathered
+        into xb / yb; its loss goes to losses[s]. Same results as loss_and_grad + step() per
+        batch; the step counter advances by `steps` and the last step's gradients stay in
+        model.grads. x, y and order as the training loop prepares them (contiguous, model
+        dtype / int64).
+        """
+        model = self.model
+        acts, grads = model.step_buffers(batch_size)
+        model.backend.adam_train_steps(
+            x, y, order, start, batch_size, steps, xb, yb, model.weights, model.biases,
+            model.weight_grads, model.bias_grads, acts, grads, model.activation, model.params,
+            model.grads, self.m, self.v, self.lr, self.beta1, self.beta2, self.eps, self.t,
+            self.weight_decay, losses)
+        self.t += steps
+        return losses
+
     def hyperparameters(self):
         return {"lr": self.lr, "betas": (self.beta1, self.beta2), "eps": self.eps,
                 "weight_decay": self.weight_decay}
