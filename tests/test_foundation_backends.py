@@ -155,6 +155,9 @@ BAD_CALLS = [
     ("adam_step", lambda be, f: be.adam_step(f(3), f(4), f(3), f(3), 1e-3, 0.9, 0.999, 1e-8, 1), ValueError, r"grad must have shape \(3,\)"),
     ("adam_step", lambda be, f: be.adam_step(f(3), f(3), f(3), f(3), 1e-3, 1.5, 0.999, 1e-8, 1), ValueError, "beta1"),
     ("adam_step", lambda be, f: be.adam_step(f(3), f(3), f(3), f(3), 1e-3, 0.9, 0.999, 1e-8, 0), ValueError, "step must be"),
+    ("batch_norm_backward", lambda be, f: (lambda gamma: be.batch_norm_backward(
+        f(4, 3), f(4, 3), gamma, f(3), f(3), f(4, 3), gamma, f(3)))(f(3)),
+     ValueError, "grad_gamma must not overlap gamma"),
 ]
 
 

@@ -544,5 +544,8 @@ def check_batch_norm_backward(grad, x, gamma, mean, invstd, grad_x, grad_gamma, 
                 (invstd, "invstd"), (grad_gamma, "grad_gamma"), (grad_beta, "grad_beta"))
     if grad_x is not grad:
         _no_overlap(grad_x, "grad_x", (grad, "grad"))
-    _no_overlap(grad_gamma, "grad_gamma", (grad, "grad"), (x, "x"), (grad_beta, "grad_beta"))
-    _no_overlap(grad_beta, "grad_beta", (grad, "grad"), (x, "x"))
+    # the parameter gradients are accumulated in place: they may share nothing they read
+    _no_overlap(grad_gamma, "grad_gamma", (grad, "grad"), (x, "x"), (grad_beta, "grad_beta"),
+                (gamma, "gamma"), (mean, "mean"), (invstd, "invstd"))
+    _no_overlap(grad_beta, "grad_beta", (grad, "grad"), (x, "x"), (gamma, "gamma"),
+                (mean, "mean"), (invstd, "invstd"))
