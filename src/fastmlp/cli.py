@@ -55,7 +55,10 @@ def build_parser():
                    help=f"layer sizes, input to output (default {SEED_SIZES} for mnist, "
                         "2,32,32,<classes> for toy data)")
     t.add_argument("--activation", default="relu", choices=HIDDEN_ACTIVATIONS)
-    t.add_argument("--init", default="he", choices=[*INITS, *INIT_ALIASES])
+    # Glorot reached 98.0% test accuracy by epoch 5 of the seed recipe more often than He
+    # (mean over seeds 0-3 on cpp: 98.05% vs 97.84%; see docs/BENCHMARKS.md)
+    t.add_argument("--init", default="xavier", choices=[*INITS, *INIT_ALIASES],
+                   help="weight initialization (default xavier)")
     t.add_argument("--loss", default="cross_entropy", choices=list(LOSSES),
                    help="cross_entropy (softmax), mse (sigmoid outputs vs one-hot), "
                         "bce (one sigmoid output, two classes)")
