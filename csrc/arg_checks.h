@@ -5,6 +5,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -97,6 +98,39 @@ inline Activation activation(const py::handle& obj) {
   }
   throw py::value_error("unknown activation " + std::string(py::repr(obj)) +
                         "; known: identity, relu, leaky_relu, sigmoid, tanh");
+}
+
+// One array of a multi-array call, named like "weights[2]", and whether the call writes it.
+struct Span {
+  py::array array;
+  std::string name;
+  bool written;
+};
+
+// A list-of-arrays argument (per-layer weights, activations, ...).
+inline py::sequence layer_list(py::handle obj, const char* name) {
+  if (!py::isinstance<py::sequence>(obj) || py::isinstance<py::str>(obj))
+    throw py::type_error(std::string(name) + " must be a list of arrays, got " +
+                         std::string(py::str(obj.get_type().attr("__name__"))));
+  return py::reinterpret_borrow<py::sequence>(obj);
+}
+
+// Mirrors validation._check_disjoint: an array that is written may overlap no other.
+inline void check_disjoint(std::vector<const Span*> spans) {
+  std::sort(spans.begin(), spans.end(),
+            [](const Span* a, const Span* b) { return a->array.data() < b->array.data(); });
+  const char* end = nullptr;
+  const Span* end_owner = nullptr;
+  for (const Span* s : spans) {
+    if (s->array.nbytes() == 0) continue;
+    const char* start = static_cast<const char*>(s->array.data());
+    if (end_owner && start < end && (s->written || end_owner->written))
+      throw py::value_error(s->name + " must not overlap " + end_owner->name);
+    if (!end_owner || start + s->array.nbytes() > end) {
+      end = start + s->array.nbytes();
+      end_owner = s;
+    }
+  }
 }
 
 }  // namespace fastmlp::checks

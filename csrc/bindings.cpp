@@ -181,39 +181,6 @@ void adam_step(py::handle param_obj, py::handle grad_obj, py::handle m_obj, py::
                      beta2, eps, static_cast<i64>(step), weight_decay);
 }
 
-// One entry of a per-layer argument list, as a float32 array named like "weights[2]".
-struct Named {
-  py::array array;
-  std::string name;
-  bool written;
-};
-
-py::sequence layer_list(py::handle obj, const char* name) {
-  if (!py::isinstance<py::sequence>(obj) || py::isinstance<py::str>(obj))
-    throw py::type_error(std::string(name) + " must be a list of arrays, got " +
-                         std::string(py::str(obj.get_type().attr("__name__"))));
-  return py::reinterpret_borrow<py::sequence>(obj);
-}
-
-// Mirrors validation._check_disjoint: an array that is written may overlap no other.
-void check_disjoint(std::vector<const Named*> spans) {
-  std::sort(spans.begin(), spans.end(), [](const Named* a, const Named* b) {
-    return a->array.data() < b->array.data();
-  });
-  const char* end = nullptr;
-  const Named* end_owner = nullptr;
-  for (const Named* s : spans) {
-    if (s->array.nbytes() == 0) continue;
-    const char* start = static_cast<const char*>(s->array.data());
-    if (end_owner && start < end && (s->written || end_owner->written))
-      throw py::value_error(s->name + " must not overlap " + end_owner->name);
-    if (!end_owner || start + s->array.nbytes() > end) {
-      end = start + s->array.nbytes();
-      end_owner = s;
-    }
-  }
-}
-
 double forward_backward(py::handle x_obj, py::handle labels_obj, py::handle weights_obj,
                         py::handle biases_obj, py::handle weight_grads_obj,
                         py::handle bias_grads_obj, py::handle acts_obj, py::handle grads_obj,
@@ -222,7 +189,7 @@ double forward_backward(py::handle x_obj, py::handle labels_obj, py::handle weig
   const py::handle list_objs[] = {weights_obj, biases_obj, weight_grads_obj,
                                   bias_grads_obj, acts_obj, grads_obj};
   std::vector<py::sequence> lists;
-  for (int j = 0; j < 6; ++j) lists.push_back(layer_list(list_objs[j], list_names[j]));
+  for (int j = 0; j < 6; ++j) lists.push_back(chk::layer_list(list_objs[j], list_names[j]));
   const std::size_t layers = lists[0].size();
   if (layers == 0) throw py::value_error("forward_backward needs at least one layer");
   for (int j = 1; j < 6; ++j)
@@ -235,7 +202,7 @@ double forward_backward(py::handle x_obj, py::handle labels_obj, py::handle weig
   const i64 n = x.shape(0);
 
   // Every array, kept referenced here while the GIL is released.
-  std::vector<Named> arrays;
+  std::vector<chk::Span> arrays;
   arrays.reserve(6 * layers + 1);
   arrays.push_back({x, "x", false});
   std::vector<fastmlp::DenseLayer> net(layers);
@@ -266,9 +233,9 @@ double forward_backward(py::handle x_obj, py::handle labels_obj, py::handle weig
     }
     in = out;
   }
-  std::vector<const Named*> spans;
-  for (const Named& a : arrays) spans.push_back(&a);
-  check_disjoint(spans);
+  std::vector<const chk::Span*> spans;
+  for (const chk::Span& a : arrays) spans.push_back(&a);
+  chk::check_disjoint(spans);
   const i64* labels = chk::labels(labels_obj, n, net.back().out);
   if (n == 0) throw py::value_error("x must have at least one row");
   py::gil_scoped_release release;

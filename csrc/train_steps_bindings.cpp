@@ -20,11 +20,9 @@ using i64 = std::int64_t;
 
 namespace {
 
-struct Span {
-  py::array array;
-  std::string name;
-  bool written;
-};
+using chk::Span;
+using chk::check_disjoint;
+using chk::layer_list;
 
 py::array int64_array(py::handle obj, const std::string& name, bool writable = false) {
   if (!py::isinstance<py::array_t<i64>>(obj))
@@ -38,31 +36,6 @@ py::array int64_array(py::handle obj, const std::string& name, bool writable = f
                           chk::shape_str(chk::shape_of(a)));
   if (writable && !a.writeable()) throw py::value_error(name + " must be writable");
   return a;
-}
-
-py::sequence layer_list(py::handle obj, const char* name) {
-  if (!py::isinstance<py::sequence>(obj) || py::isinstance<py::str>(obj))
-    throw py::type_error(std::string(name) + " must be a list of arrays, got " +
-                         std::string(py::str(obj.get_type().attr("__name__"))));
-  return py::reinterpret_borrow<py::sequence>(obj);
-}
-
-// A written array may overlap no other (validation._check_disjoint).
-void check_disjoint(std::vector<const Span*> spans) {
-  std::sort(spans.begin(), spans.end(),
-            [](const Span* a, const Span* b) { return a->array.data() < b->array.data(); });
-  const char* end = nullptr;
-  const Span* end_owner = nullptr;
-  for (const Span* s : spans) {
-    if (s->array.nbytes() == 0) continue;
-    const char* start = static_cast<const char*>(s->array.data());
-    if (end_owner && start < end && (s->written || end_owner->written))
-      throw py::value_error(s->name + " must not overlap " + end_owner->name);
-    if (!end_owner || start + s->array.nbytes() > end) {
-      end = start + s->array.nbytes();
-      end_owner = s;
-    }
-  }
 }
 
 void check_inside(const py::array& view, const std::string& name, const py::array& flat,
