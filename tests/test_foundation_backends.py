@@ -214,3 +214,11 @@ def test_flush_denormals_from_env():
              "print(fastmlp.get_flush_denormals(), _cpp.flush_denormals())",
              FASTMLP_FLUSH_DENORMALS="0")
     assert r.stdout.split() == ["False", "False"], r.stderr
+
+
+def test_optional_submodules_load_on_attribute_access():
+    r = _run("import sys, fastmlp; assert 'fastmlp.plots' not in sys.modules; "
+             "print(fastmlp.plots.__name__, fastmlp.gradcheck.__name__)")
+    assert r.stdout.split() == ["fastmlp.plots", "fastmlp.gradcheck"], r.stderr
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        fastmlp.nope

@@ -37,3 +37,12 @@ __all__ = [
     "available_backends", "get_backend", "set_backend", "get_num_threads", "set_num_threads",
     "get_flush_denormals", "set_flush_denormals",
 ]
+
+
+def __getattr__(name):
+    # fastmlp.plots needs matplotlib (an optional extra): imported on first use only
+    if name in ("plots", "gradcheck"):
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'fastmlp' has no attribute {name!r}")
