@@ -6,6 +6,7 @@
 #include <pybind11/pybind11.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -131,6 +132,28 @@ inline void check_disjoint(std::vector<const Span*> spans) {
       end_owner = s;
     }
   }
+}
+
+// Hyperparameter rules, as validation.py words them (NaN fails every test).
+inline void require(bool ok, const std::string& what, const char* rule, double value) {
+  if (!ok)
+    throw py::value_error(what + " must be " + rule + ", got " +
+                          std::string(py::repr(py::float_(value))));
+}
+
+// validation.check_adam_hyperparameters (Adam, AdamW and the fused Adam steps).
+inline void adam_hyperparameters(double lr, double beta1, double beta2, double eps, double wd) {
+  require(lr >= 0.0, "lr", ">= 0", lr);
+  require(beta1 >= 0.0 && beta1 < 1.0, "beta1", "in [0, 1)", beta1);
+  require(beta2 >= 0.0 && beta2 < 1.0, "beta2", "in [0, 1)", beta2);
+  require(eps > 0.0, "eps", "> 0", eps);
+  require(wd >= 0.0, "weight_decay", ">= 0", wd);
+}
+
+// An optimizer step number: an integer >= 1 that fits int64.
+inline void step_number(double step) {
+  require(step >= 1.0 && step == std::floor(step) && step < 9.0e18, "step", "an integer >= 1",
+          step);
 }
 
 }  // namespace fastmlp::checks

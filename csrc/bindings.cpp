@@ -142,22 +142,6 @@ double softmax_cross_entropy(py::handle logits_obj, py::handle labels_obj, py::h
   return fastmlp::softmax_cross_entropy(chk::data(logits), labels, n, classes, chk::data(grad));
 }
 
-// Same rules as validation.check_adam_hyperparameters (NaN fails every test).
-void check_adam_hyperparameters(double lr, double beta1, double beta2, double eps, double wd,
-                                double step) {
-  auto fail = [](const char* what, const char* rule, double value) {
-    throw py::value_error(std::string(what) + " must be " + rule + ", got " +
-                          std::string(py::repr(py::float_(value))));
-  };
-  if (!(lr >= 0.0)) fail("lr", ">= 0", lr);
-  if (!(beta1 >= 0.0 && beta1 < 1.0)) fail("beta1", "in [0, 1)", beta1);
-  if (!(beta2 >= 0.0 && beta2 < 1.0)) fail("beta2", "in [0, 1)", beta2);
-  if (!(eps > 0.0)) fail("eps", "> 0", eps);
-  if (!(wd >= 0.0)) fail("weight_decay", ">= 0", wd);
-  if (!(step >= 1.0 && step == std::floor(step) && step < 9.0e18))
-    fail("step", "an integer >= 1", step);
-}
-
 void adam_step(py::handle param_obj, py::handle grad_obj, py::handle m_obj, py::handle v_obj,
                double lr, double beta1, double beta2, double eps, double step,
                double weight_decay) {
@@ -174,7 +158,8 @@ void adam_step(py::handle param_obj, py::handle grad_obj, py::handle m_obj, py::
   chk::disjoint(m, "m", grad, "grad");
   chk::disjoint(m, "m", v, "v");
   chk::disjoint(v, "v", grad, "grad");
-  check_adam_hyperparameters(lr, beta1, beta2, eps, weight_decay, step);
+  chk::adam_hyperparameters(lr, beta1, beta2, eps, weight_decay);
+  chk::step_number(step);
   const i64 n = param.size();
   py::gil_scoped_release release;
   fastmlp::adam_step(chk::data(param), chk::data(grad), chk::data(m), chk::data(v), n, lr, beta1,

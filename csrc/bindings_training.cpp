@@ -27,12 +27,7 @@ using i64 = std::int64_t;
 
 namespace {
 
-// Hyperparameter rules, as validation.py words them (NaN fails every test).
-void require(bool ok, const std::string& what, const char* rule, double value) {
-  if (!ok)
-    throw py::value_error(what + " must be " + rule + ", got " +
-                          std::string(py::repr(py::float_(value))));
-}
+using chk::require;
 
 void check_lr(double lr) { require(lr >= 0.0, "lr", ">= 0", lr); }
 void check_weight_decay(double wd) { require(wd >= 0.0, "weight_decay", ">= 0", wd); }
@@ -291,13 +286,8 @@ void adamw_step(py::handle param_obj, py::handle grad_obj, py::handle m_obj, py:
   chk::shape(v, "v", chk::shape_of(param));
   check_disjoint({{&param, "param", true}, {&grad, "grad", false}, {&m, "m", true},
                   {&v, "v", true}});
-  check_lr(lr);
-  require(beta1 >= 0.0 && beta1 < 1.0, "beta1", "in [0, 1)", beta1);
-  require(beta2 >= 0.0 && beta2 < 1.0, "beta2", "in [0, 1)", beta2);
-  check_eps(eps);
-  check_weight_decay(weight_decay);
-  require(step >= 1.0 && step == std::floor(step) && step < 9.0e18, "step", "an integer >= 1",
-          step);
+  chk::adam_hyperparameters(lr, beta1, beta2, eps, weight_decay);
+  chk::step_number(step);
   py::gil_scoped_release release;
   fastmlp::adamw_step(chk::data(param), chk::data(grad), chk::data(m), chk::data(v), n, lr,
                       beta1, beta2, eps, static_cast<i64>(step), weight_decay);

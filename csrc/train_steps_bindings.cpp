@@ -45,18 +45,6 @@ void check_inside(const py::array& view, const std::string& name, const py::arra
     throw py::value_error(name + " must be a view into " + flat_name);
 }
 
-void check_hyperparameters(double lr, double beta1, double beta2, double eps, double wd) {
-  auto fail = [](const char* what, const char* rule, double value) {
-    throw py::value_error(std::string(what) + " must be " + rule + ", got " +
-                          std::string(py::repr(py::float_(value))));
-  };
-  if (!(lr >= 0.0)) fail("lr", ">= 0", lr);
-  if (!(beta1 >= 0.0 && beta1 < 1.0)) fail("beta1", "in [0, 1)", beta1);
-  if (!(beta2 >= 0.0 && beta2 < 1.0)) fail("beta2", "in [0, 1)", beta2);
-  if (!(eps > 0.0)) fail("eps", "> 0", eps);
-  if (!(wd >= 0.0)) fail("weight_decay", ">= 0", wd);
-}
-
 void adam_train_steps(py::handle x_obj, py::handle labels_obj, py::handle order_obj, i64 start,
                       i64 batch_size, i64 steps, py::handle xb_obj, py::handle yb_obj,
                       py::handle weights_obj, py::handle biases_obj, py::handle weight_grads_obj,
@@ -89,7 +77,7 @@ void adam_train_steps(py::handle x_obj, py::handle labels_obj, py::handle order_
                           " from " + std::to_string(start));
   if (t0 < 0) throw py::value_error("t0 must be >= 0, got " + std::to_string(t0));
   if (t0 > (i64(1) << 62) - steps) throw py::value_error("t0 is too large");
-  check_hyperparameters(lr, beta1, beta2, eps, weight_decay);
+  chk::adam_hyperparameters(lr, beta1, beta2, eps, weight_decay);
   const fastmlp::Activation act = chk::activation(activation);
 
   // the network, as for forward_backward, with `batch_size` rows of workspace
