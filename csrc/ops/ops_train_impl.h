@@ -103,13 +103,7 @@ void batch_norm_forward(const float* x, i64 ld, i64 rows, i64 cols, const float*
     const float* xb = x + c0;
     float* ob = out + c0;
     // mean = (column sum in row order) / n, as np.mean
-#pragma omp simd
-    for (i64 j = 0; j < w; ++j) acc[j] = 0.0f;
-    for (i64 r = 0; r < rows; ++r) {
-      const float* row = xb + r * ld;
-#pragma omp simd
-      for (i64 j = 0; j < w; ++j) acc[j] += row[j];
-    }
+    column_sums(xb, ld, rows, w, acc);
 #pragma omp simd
     for (i64 j = 0; j < w; ++j) {
       mu[j] = acc[j] / k.n;
