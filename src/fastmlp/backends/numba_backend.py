@@ -4,13 +4,11 @@ use and cached on disk (cache=True), float32 only (float64 falls back to NumPy).
 Denormals: every kernel runs with denormal floats flushed to zero (FTZ/DAZ set in MXCSR)
 in each thread that computes, and restores that thread's MXCSR afterwards, so denormal
 Adam moments and weights never slow training down. Switch it off for exact IEEE gradual
-underflow with FASTMLP_FLUSH_DENORMALS=0 in the environment (read at import) or
-`set_flush_denormals(False)` (this module, or the backend object), which mirrors
-`fastmlp._cpp.set_flush_denormals`.
+underflow with `fastmlp.set_flush_denormals(False)` or FASTMLP_FLUSH_DENORMALS=0, which
+the backend registry applies to every compiled backend it loads (here through
+`set_flush_denormals` of this module or the backend object).
 """
 from __future__ import annotations
-
-import os
 
 import numpy as np
 
@@ -27,8 +25,7 @@ from .numba_kernels import batch_norm, dropout, optimizers
 _NO_BIAS = np.empty(0, np.float32)
 _NO_STATE = np.empty(0, np.float32)  # a momentum buffer that is not used
 
-_flush = os.environ.get("FASTMLP_FLUSH_DENORMALS", "1").strip().lower() not in (
-    "0", "false", "no", "off")
+_flush = True  # the registry sets it from fastmlp.get_flush_denormals() when it loads us
 
 
 def flush_denormals():
