@@ -258,6 +258,16 @@ PYBIND11_MODULE(_cpp, mod) {
     if (name == "generic") return true;
     throw py::value_error("unknown ISA '" + name + "'; expected one of avx512, avx2, generic");
   });
+  mod.def("matmul_precision",
+          [] { return std::string(fastmlp::matmul_precision_name(fastmlp::matmul_precision())); },
+          "Precision of every float32 GEMM: float32 or bfloat16");
+  mod.def("set_matmul_precision", &fastmlp::set_matmul_precision, py::arg("name"),
+          "float32, or bfloat16: GEMM operands rounded to bfloat16, sums in float32");
+  mod.def("amx_available", &fastmlp::amx_available,
+          "Whether the CPU has AMX bfloat16 tiles and the OS lets this process use them");
+  mod.def("bf16_matmul_engine",
+          [] { return std::string(fastmlp::bf16_gemm_on_amx() ? "amx" : "emulated"); },
+          "How bfloat16 GEMMs run under the active ISA: amx, or emulated (rounded float32)");
   mod.def("num_threads", &fastmlp::num_threads);
   mod.def("set_num_threads", &fastmlp::set_num_threads, py::arg("n"));
   mod.def("flush_denormals", &fastmlp::flush_denormals);

@@ -2,6 +2,10 @@
 
 #include <omp.h>
 #include <xmmintrin.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #include <cstdlib>
 #include <stdexcept>
@@ -38,6 +42,17 @@ Isa initial_isa() {
 
 Isa g_isa = initial_isa();
 bool g_flush = true;
+MatmulPrecision g_precision = MatmulPrecision::float32;
+
+bool request_amx_tiles() {
+#if defined(__linux__) && defined(SYS_arch_prctl)
+  constexpr int kReqXcompPerm = 0x1023;  // ARCH_REQ_XCOMP_PERM
+  constexpr int kXtileData = 18;         // XFEATURE_XTILEDATA
+  return syscall(SYS_arch_prctl, kReqXcompPerm, kXtileData) == 0;
+#else
+  return false;
+#endif
+}
 
 }  // namespace
 
@@ -59,6 +74,36 @@ void set_isa(const std::string& name) {
     throw std::invalid_argument("this CPU does not support ISA '" + name + "'");
   g_isa = want;
 }
+
+MatmulPrecision matmul_precision() { return g_precision; }
+
+const char* matmul_precision_name(MatmulPrecision precision) {
+  return precision == MatmulPrecision::bfloat16 ? "bfloat16" : "float32";
+}
+
+void set_matmul_precision(const std::string& name) {
+  if (name == "float32")
+    g_precision = MatmulPrecision::float32;
+  else if (name == "bfloat16")
+    g_precision = MatmulPrecision::bfloat16;
+  else
+    throw std::invalid_argument("unknown matmul precision '" + name +
+                                "'; expected one of float32, bfloat16");
+}
+
+bool amx_available() {
+  static const bool available = [] {
+    __builtin_cpu_init();
+    // Asked for only once the CPU has the tiles: without the OS's permission the first
+    // tile instruction would kill the process.
+    return cpu_supports(Isa::avx512) && __builtin_cpu_supports("avx512bf16") &&
+           __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-bf16") &&
+           request_amx_tiles();
+  }();
+  return available;
+}
+
+bool bf16_gemm_on_amx() { return g_isa == Isa::avx512 && amx_available(); }
 
 int num_threads() { return omp_get_max_threads(); }
 

@@ -13,6 +13,22 @@ const char* isa_name(Isa isa);
 void set_isa(const std::string& name);
 bool cpu_supports(Isa isa);
 
+// Matmul precision of every float32 GEMM (the Python layer's set_matmul_precision):
+// float32, or bfloat16 - both operands rounded to bfloat16 (to nearest even, NaN kept,
+// denormals to zero), their exact products summed in float32, float32 output.
+enum class MatmulPrecision { float32, bfloat16 };
+MatmulPrecision matmul_precision();
+const char* matmul_precision_name(MatmulPrecision precision);
+// Throws std::invalid_argument naming the allowed values.
+void set_matmul_precision(const std::string& name);
+
+// Whether this CPU has AMX bfloat16 tiles (with AVX512-BF16) and the OS lets this process
+// use them (Linux grants the tile state on request, kernel 5.16 and newer).
+bool amx_available();
+// Whether bfloat16 GEMMs run on AMX tiles under the active ISA path; otherwise they are
+// emulated (float32 panels rounded to bfloat16 values, then the float32 microkernel).
+bool bf16_gemm_on_amx();
+
 int num_threads();
 void set_num_threads(int n);
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "gemm/bfloat16.h"
 #include "gemm/pack_buffer.h"
 #include "isa_tables.h"
 
@@ -53,8 +54,10 @@ void scale_block(const GemmProblem& p, const Block& blk, const Epilogue* epi) {
 
 // The GotoBLAS loops over one block of C: for each nc-wide column block and kc-deep slice
 // pack op(B) once (kept in L2), then pack op(A) mc rows at a time (or read it in place)
-// and run the macro-kernel.
-void gemm_block(const GemmProblem& p, const GemmKernels& kr, const Ops& ops, const Block& blk) {
+// and run the macro-kernel. With `round_bf16` the packed float32 panels are rounded to
+// bfloat16 values (matmul precision bfloat16 without AMX).
+void gemm_block(const GemmProblem& p, const GemmKernels& kr, const Ops& ops, const Block& blk,
+                bool round_bf16) {
   if (blk.m0 >= blk.m1 || blk.n0 >= blk.n1) return;
   Epilogue epi = p.epilogue;
   epi.c = p.c;
@@ -72,11 +75,13 @@ void gemm_block(const GemmProblem& p, const GemmKernels& kr, const Ops& ops, con
   // always packed: read in place it would take a new line every k step, lda apart (often
   // 4 KiB for power-of-two layers, so all of them in one L1 set).
   const bool read_a_in_place =
-      kr.macro_rowmajor_a && !p.trans_a && blk.m1 - blk.m0 <= kInPlaceRows;
+      kr.macro_rowmajor_a && !p.trans_a && !round_bf16 && blk.m1 - blk.m0 <= kInPlaceRows;
+  const i64 kc_packed = ceil_div(kc, kr.k_align) * kr.k_align;
   float* pa = read_a_in_place ? nullptr
                               : t_packed_a.get(static_cast<std::size_t>(
-                                    ceil_div(mc_max, kr.mr) * kr.mr * kc));
-  float* pb = t_packed_b.get(static_cast<std::size_t>(ceil_div(nc_max, kr.nr) * kr.nr * kc));
+                                    ceil_div(mc_max, kr.mr) * kr.mr * kc_packed));
+  float* pb =
+      t_packed_b.get(static_cast<std::size_t>(ceil_div(nc_max, kr.nr) * kr.nr * kc_packed));
 
   for (i64 jc = blk.n0; jc < blk.n1; jc += kr.nc) {
     const i64 nc = std::min<i64>(kr.nc, blk.n1 - jc);
@@ -84,6 +89,7 @@ void gemm_block(const GemmProblem& p, const GemmKernels& kr, const Ops& ops, con
       const i64 depth = std::min(kc, p.k - pc);
       const float* b = p.trans_b ? p.b + jc * p.ldb + pc : p.b + pc * p.ldb + jc;
       kr.pack_b(b, p.ldb, p.trans_b, depth, nc, pb);
+      if (round_bf16) round_to_bfloat16(pb, ceil_div(nc, kr.nr) * kr.nr * depth);
       const float beta = pc == 0 ? p.beta : 1.0f;  // later slices accumulate onto C
       const Epilogue* e = pc + depth == p.k ? final_epi : nullptr;
       for (i64 ic = blk.m0; ic < blk.m1; ic += kr.mc) {
@@ -94,6 +100,7 @@ void gemm_block(const GemmProblem& p, const GemmKernels& kr, const Ops& ops, con
           kr.macro_rowmajor_a(a, p.lda, pb, mc, nc, depth, c, p.ldc, p.alpha, beta, e, ic, jc);
         } else {
           kr.pack_a(a, p.lda, p.trans_a, mc, depth, pa);
+          if (round_bf16) round_to_bfloat16(pa, ceil_div(mc, kr.mr) * kr.mr * depth);
           kr.macro(pa, pb, mc, nc, depth, c, p.ldc, p.alpha, beta, e, ic, jc);
         }
       }
@@ -111,10 +118,13 @@ int gemm_threads(i64 m, i64 n, i64 k, int limit) {
 
 void gemm(const GemmProblem& p, const Team& team, int first) {
   const Isa isa = active_isa();
-  const GemmKernels& kr = gemm_kernels_for(isa);
+  const bool bf16 = matmul_precision() == MatmulPrecision::bfloat16;
+  const bool amx = bf16 && bf16_gemm_on_amx();
+  const GemmKernels& kr = amx ? gemm_kernels_amx() : gemm_kernels_for(isa);
   const int used = gemm_threads(p.m, p.n, p.k, team.size);
   const int rank = team.rank(used, first);
-  if (rank >= 0) gemm_block(p, kr, ops_for(isa), thread_block(p, kr, used, rank));
+  if (rank >= 0)
+    gemm_block(p, kr, ops_for(isa), thread_block(p, kr, used, rank), /*round_bf16=*/bf16 && !amx);
 }
 
 void gemm(const GemmProblem& p) {

@@ -31,10 +31,15 @@ struct GemmKernels {
                            std::int64_t cols, std::int64_t depth, float* c, std::int64_t ldc,
                            float alpha, float beta, const Epilogue* epi, std::int64_t row0,
                            std::int64_t col0);
+  // Packed panels hold depth rounded up to a multiple of this (AMX: 32-deep tile steps);
+  // the driver sizes its pack buffers for it.
+  int k_align = 1;
 };
 
 const GemmKernels& gemm_kernels_avx512();
 const GemmKernels& gemm_kernels_avx2();
 const GemmKernels& gemm_kernels_generic();
+// bfloat16 GEMM on AMX tiles (microkernel_amx.cpp); call only when amx_available().
+const GemmKernels& gemm_kernels_amx();
 
 }  // namespace fastmlp

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <utility>
 
+#include "gemm/avx512_util.h"
 #include "gemm/macro_kernel.h"
 #include "gemm/microkernel.h"
 
@@ -54,40 +55,6 @@ void tile(i64 kc, const float* a, i64 lda, const float* b, float* c, i64 ldc, fl
         x = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m, dst), x);
       _mm512_mask_storeu_ps(dst, m, x);
     }
-  }
-}
-
-// Lanes [0, n) of a 16-lane mask, for n in [0, 16] (clamped).
-inline __mmask16 first_lanes(i64 n) {
-  return n >= 16 ? static_cast<__mmask16>(0xFFFF)
-                 : static_cast<__mmask16>((1u << (n < 0 ? 0 : n)) - 1u);
-}
-
-// 16x16 transpose in registers (4 rounds of 16 shuffles): out[j] lane i = in[i] lane j.
-inline void transpose16(const __m512 in[16], __m512 out[16]) {
-  __m512 t[16], u[16];
-#pragma GCC unroll 8
-  for (int k = 0; k < 8; ++k) {
-    t[2 * k] = _mm512_unpacklo_ps(in[2 * k], in[2 * k + 1]);
-    t[2 * k + 1] = _mm512_unpackhi_ps(in[2 * k], in[2 * k + 1]);
-  }
-#pragma GCC unroll 4
-  for (int k = 0; k < 4; ++k) {  // u[4k + j]: rows 4k..4k+3 of columns j, j+4, j+8, j+12
-    u[4 * k] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
-    u[4 * k + 1] = _mm512_shuffle_ps(t[4 * k], t[4 * k + 2], 0xEE);
-    u[4 * k + 2] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
-    u[4 * k + 3] = _mm512_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xEE);
-  }
-#pragma GCC unroll 4
-  for (int j = 0; j < 4; ++j) {
-    const __m512 lo0 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0x88);   // rows 0-7: cols j, j+8
-    const __m512 lo1 = _mm512_shuffle_f32x4(u[j], u[4 + j], 0xDD);   // rows 0-7: cols j+4, j+12
-    const __m512 hi0 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0x88);
-    const __m512 hi1 = _mm512_shuffle_f32x4(u[8 + j], u[12 + j], 0xDD);
-    out[j] = _mm512_shuffle_f32x4(lo0, hi0, 0x88);
-    out[j + 8] = _mm512_shuffle_f32x4(lo0, hi0, 0xDD);
-    out[j + 4] = _mm512_shuffle_f32x4(lo1, hi1, 0x88);
-    out[j + 12] = _mm512_shuffle_f32x4(lo1, hi1, 0xDD);
   }
 }
 
