@@ -17,6 +17,8 @@ constexpr double kPackCost = 8.0;
 
 // Up to this many rows, a row-major op(A) is read in place rather than packed.
 constexpr i64 kInPlaceRows = 256;
+// Up to this many floats (32 KiB), a row-major op(B) is read in place rather than packed.
+constexpr i64 kInPlaceBFloats = 8192;
 
 thread_local PackBuffer t_packed_a, t_packed_b;
 
@@ -66,30 +68,40 @@ void gemm_block(const GemmProblem& p, const GemmKernels& kr, const Ops& ops, con
   const Epilogue* final_epi = epi.kind == Epilogue::Kind::none ? nullptr : &epi;
   if (p.k == 0) return scale_block(p, blk, final_epi);
 
-  // Equal kc slices (fixed by k alone, so every thread sums in the same order).
-  const i64 kc = ceil_div(p.k, ceil_div(p.k, kr.kc));
+  // Equal kc slices (fixed by k alone, so every thread sums in the same order), whole
+  // multiples of k_align but the last, so no more than one slice is padded.
+  const i64 kc = std::min<i64>(
+      kr.kc, ceil_div(ceil_div(p.k, ceil_div(p.k, kr.kc)), kr.k_align) * kr.k_align);
   const i64 mc_max = std::min<i64>(kr.mc, blk.m1 - blk.m0);
   const i64 nc_max = std::min<i64>(kr.nc, blk.n1 - blk.n0);
   // Few rows of a row-major A are cheaper to read in place than to transpose into panels
   // (the packing would cost as much as a good part of the product). A transposed A is
   // always packed: read in place it would take a new line every k step, lda apart (often
   // 4 KiB for power-of-two layers, so all of them in one L1 set).
-  const bool read_a_in_place =
-      kr.macro_rowmajor_a && !p.trans_a && !round_bf16 && blk.m1 - blk.m0 <= kInPlaceRows;
+  // A row-major op(B) is read in place when packing it cannot pay off: a single row panel
+  // reads each element once, and a B of a few KiB stays in L1 unpacked (thin-K products).
+  const bool read_b_in_place =
+      kr.macro_rowmajor_b && !p.trans_b && !round_bf16 &&
+      (blk.m1 - blk.m0 <= kr.mr || p.k * (blk.n1 - blk.n0) <= kInPlaceBFloats);
+  const bool read_a_in_place = kr.macro_rowmajor_a && !p.trans_a && !round_bf16 &&
+                               !read_b_in_place && blk.m1 - blk.m0 <= kInPlaceRows;
   const i64 kc_packed = ceil_div(kc, kr.k_align) * kr.k_align;
   float* pa = read_a_in_place ? nullptr
                               : t_packed_a.get(static_cast<std::size_t>(
                                     ceil_div(mc_max, kr.mr) * kr.mr * kc_packed));
-  float* pb =
-      t_packed_b.get(static_cast<std::size_t>(ceil_div(nc_max, kr.nr) * kr.nr * kc_packed));
+  float* pb = read_b_in_place ? nullptr
+                              : t_packed_b.get(static_cast<std::size_t>(
+                                    ceil_div(nc_max, kr.nr) * kr.nr * kc_packed));
 
   for (i64 jc = blk.n0; jc < blk.n1; jc += kr.nc) {
     const i64 nc = std::min<i64>(kr.nc, blk.n1 - jc);
     for (i64 pc = 0; pc < p.k; pc += kc) {
       const i64 depth = std::min(kc, p.k - pc);
       const float* b = p.trans_b ? p.b + jc * p.ldb + pc : p.b + pc * p.ldb + jc;
-      kr.pack_b(b, p.ldb, p.trans_b, depth, nc, pb);
-      if (round_bf16) round_to_bfloat16(pb, ceil_div(nc, kr.nr) * kr.nr * depth);
+      if (!read_b_in_place) {
+        kr.pack_b(b, p.ldb, p.trans_b, depth, nc, pb);
+        if (round_bf16) round_to_bfloat16(pb, ceil_div(nc, kr.nr) * kr.nr * depth);
+      }
       const float beta = pc == 0 ? p.beta : 1.0f;  // later slices accumulate onto C
       const Epilogue* e = pc + depth == p.k ? final_epi : nullptr;
       for (i64 ic = blk.m0; ic < blk.m1; ic += kr.mc) {
@@ -101,7 +113,10 @@ void gemm_block(const GemmProblem& p, const GemmKernels& kr, const Ops& ops, con
         } else {
           kr.pack_a(a, p.lda, p.trans_a, mc, depth, pa);
           if (round_bf16) round_to_bfloat16(pa, ceil_div(mc, kr.mr) * kr.mr * depth);
-          kr.macro(pa, pb, mc, nc, depth, c, p.ldc, p.alpha, beta, e, ic, jc);
+          if (read_b_in_place)
+            kr.macro_rowmajor_b(pa, b, p.ldb, mc, nc, depth, c, p.ldc, p.alpha, beta, e, ic, jc);
+          else
+            kr.macro(pa, pb, mc, nc, depth, c, p.ldc, p.alpha, beta, e, ic, jc);
         }
       }
     }

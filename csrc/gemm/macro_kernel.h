@@ -11,15 +11,18 @@ namespace {
 // tile(rows, cols, kc, a_panel, lda, b_panel, c, ldc, alpha, beta) computes one C tile.
 // Row i of A starts at a + i * lda: packed panels have lda = kc (one MR x kc panel per MR
 // rows), a row-major A read in place has its own row stride.
+// Column j of B starts at b + j * b_step: kc for packed panels (NR x kc per NR columns),
+// 1 for a row-major B read in place (the tile then knows its row stride).
 template <int MR, int NR, class Tile>
-void macro_kernel(Tile tile, const float* a, std::int64_t lda, const float* pb, std::int64_t mc,
-                  std::int64_t nc, std::int64_t kc, float* c, std::int64_t ldc, float alpha,
-                  float beta, const Epilogue* epi, std::int64_t row0, std::int64_t col0) {
+void macro_kernel(Tile tile, const float* a, std::int64_t lda, const float* b, std::int64_t b_step,
+                  std::int64_t mc, std::int64_t nc, std::int64_t kc, float* c, std::int64_t ldc,
+                  float alpha, float beta, const Epilogue* epi, std::int64_t row0,
+                  std::int64_t col0) {
   for (std::int64_t i = 0; i < mc; i += MR) {
     const int rows = mc - i < MR ? static_cast<int>(mc - i) : MR;
     for (std::int64_t j = 0; j < nc; j += NR) {
       const int cols = nc - j < NR ? static_cast<int>(nc - j) : NR;
-      tile(rows, cols, kc, a + i * lda, lda, pb + j * kc, c + i * ldc + j, ldc, alpha, beta);
+      tile(rows, cols, kc, a + i * lda, lda, b + j * b_step, c + i * ldc + j, ldc, alpha, beta);
       if (epi) epi->apply(row0 + i, col0 + j, rows, cols);
     }
   }

@@ -34,6 +34,13 @@ struct GemmKernels {
   // Packed panels hold depth rounded up to a multiple of this (AMX: 32-deep tile steps);
   // the driver sizes its pack buffers for it.
   int k_align = 1;
+  // Optional: macro for a block of at most mr rows, with op(A) packed and a row-major op(B)
+  // (trans == false, row stride ldb) read in place - one row panel uses each element of B
+  // once, so packing B would cost as much as the product.
+  void (*macro_rowmajor_b)(const float* pa, const float* b, std::int64_t ldb, std::int64_t rows,
+                           std::int64_t cols, std::int64_t depth, float* c, std::int64_t ldc,
+                           float alpha, float beta, const Epilogue* epi, std::int64_t row0,
+                           std::int64_t col0) = nullptr;
 };
 
 const GemmKernels& gemm_kernels_avx512();

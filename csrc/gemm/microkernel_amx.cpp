@@ -206,7 +206,7 @@ void macro(const float* pa_floats, const float* pb_floats, i64 mc, i64 nc, i64 d
 }  // namespace
 
 const GemmKernels& gemm_kernels_amx() {
-  static const GemmKernels k = {MR, NR, /*mc=*/128, /*kc=*/1024, /*nc=*/512,
+  static const GemmKernels k = {MR, NR, /*mc=*/128, /*kc=*/384, /*nc=*/512,
                                 pack_a, pack_b, macro, /*macro_rowmajor_a=*/nullptr,
                                 /*k_align=*/KB};
   return k;

@@ -75,7 +75,8 @@ void run_tile(int rows, int cols, i64 kc, const float* a, i64 /*lda: packed*/, c
 
 void macro(const float* pa, const float* pb, i64 mc, i64 nc, i64 kc, float* c, i64 ldc,
            float alpha, float beta, const Epilogue* epi, i64 row0, i64 col0) {
-  macro_kernel<MR, NR>(run_tile, pa, kc, pb, mc, nc, kc, c, ldc, alpha, beta, epi, row0, col0);
+  macro_kernel<MR, NR>(run_tile, pa, kc, pb, kc, mc, nc, kc, c, ldc, alpha, beta, epi, row0,
+                       col0);
 }
 
 }  // namespace

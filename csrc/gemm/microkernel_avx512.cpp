@@ -20,26 +20,40 @@ constexpr int MR = 12, NR = 32, NV = NR / 16;
 
 // C[R x (V vectors)] = alpha * A @ B + beta * C; `last` masks the columns of the last vector.
 // A is a packed panel (MR floats per k) or, !Packed, R rows of a row-major matrix with row
-// stride lda, read in place: small-M products then skip packing A altogether.
-template <int R, int V, bool Packed>
-void tile(i64 kc, const float* a, i64 lda, const float* b, float* c, i64 ldc, float alpha,
-          float beta, __mmask16 last) {
+// stride lda, read in place: small-M products then skip packing A altogether. Likewise B is
+// a packed panel (NR floats per k) or, !BPacked, a row-major matrix with row stride ldb.
+template <int R, int V, bool Packed, bool BPacked>
+void tile(i64 kc, const float* a, i64 lda, const float* b, i64 ldb, float* c, i64 ldc,
+          float alpha, float beta, __mmask16 last) {
   __m512 acc[R][V];
 #pragma GCC unroll 32
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v) acc[r][v] = _mm512_setzero_ps();
-  const i64 row_step = Packed ? 1 : lda, k_step = Packed ? MR : 1;
-  for (i64 p = 0; p < kc; ++p, a += k_step, b += NR) {
+  const i64 row_step = Packed ? 1 : lda, k_step = Packed ? MR : 1, b_step = BPacked ? NR : ldb;
+  for (i64 p = 0; p < kc; ++p, a += k_step, b += b_step) {
     __m512 bv[V];
 #pragma GCC unroll 4
-    for (int v = 0; v < V; ++v) bv[v] = _mm512_load_ps(b + 16 * v);
+    for (int v = 0; v < V; ++v)
+      bv[v] = BPacked ? _mm512_load_ps(b + 16 * v)
+                      : _mm512_maskz_loadu_ps(v == V - 1 ? last : static_cast<__mmask16>(0xFFFF),
+                                              b + 16 * v);
 #pragma GCC unroll 32
     for (int r = 0; r < R; ++r) {
       const __m512 av = _mm512_set1_ps(a[r * row_step]);
 #pragma GCC unroll 4
       for (int v = 0; v < V; ++v) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
     }
+  }
+  if (alpha == 1.0f && beta == 0.0f) {  // the common case, without a test per vector
+#pragma GCC unroll 32
+    for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v)
+        _mm512_mask_storeu_ps(c + r * ldc + 16 * v,
+                              v == V - 1 ? last : static_cast<__mmask16>(0xFFFF), acc[r][v]);
+    }
+    return;
   }
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
 #pragma GCC unroll 32
@@ -107,42 +121,61 @@ void pack_b(const float* b, i64 ldb, bool trans, i64 depth, i64 cols, float* dst
   }
 }
 
-using TileFn = void (*)(i64, const float*, i64, const float*, float*, i64, float, float,
+using TileFn = void (*)(i64, const float*, i64, const float*, i64, float*, i64, float, float,
                         __mmask16);
 
-template <bool Packed, std::size_t... I>
+template <bool Packed, bool BPacked, std::size_t... I>
 constexpr std::array<TileFn, sizeof...(I)> tile_table(std::index_sequence<I...>) {
-  return {{&tile<static_cast<int>(I / NV) + 1, static_cast<int>(I % NV) + 1, Packed>...}};
+  return {{&tile<static_cast<int>(I / NV) + 1, static_cast<int>(I % NV) + 1, Packed, BPacked>...}};
 }
-// kTiles<packed>[(rows - 1) * NV + (vectors - 1)]
-template <bool Packed>
-constexpr auto kTiles = tile_table<Packed>(std::make_index_sequence<MR * NV>{});
+// kTiles<packed A, packed B>[(rows - 1) * NV + (vectors - 1)]
+template <bool Packed, bool BPacked>
+constexpr auto kTiles = tile_table<Packed, BPacked>(std::make_index_sequence<MR * NV>{});
 
-template <bool Packed>
-void run_tile(int rows, int cols, i64 kc, const float* a, i64 lda, const float* b, float* c,
-              i64 ldc, float alpha, float beta) {
+template <bool Packed, bool BPacked = true>
+void run_tile(int rows, int cols, i64 kc, const float* a, i64 lda, const float* b, i64 ldb,
+              float* c, i64 ldc, float alpha, float beta) {
   const int vectors = (cols + 15) / 16;
   const __mmask16 last = static_cast<__mmask16>(0xFFFFu >> (16 * vectors - cols));
-  kTiles<Packed>[(rows - 1) * NV + vectors - 1](kc, a, lda, b, c, ldc, alpha, beta, last);
+  kTiles<Packed, BPacked>[(rows - 1) * NV + vectors - 1](kc, a, lda, b, ldb, c, ldc, alpha, beta,
+                                                         last);
+}
+
+// Tiles for macro_kernel, whose tile calls carry no B row stride.
+template <bool Packed>
+void run_packed_tile(int rows, int cols, i64 kc, const float* a, i64 lda, const float* b,
+                     float* c, i64 ldc, float alpha, float beta) {
+  run_tile<Packed>(rows, cols, kc, a, lda, b, NR, c, ldc, alpha, beta);
 }
 
 void macro(const float* pa, const float* pb, i64 mc, i64 nc, i64 kc, float* c, i64 ldc,
            float alpha, float beta, const Epilogue* epi, i64 row0, i64 col0) {
-  macro_kernel<MR, NR>(run_tile<true>, pa, kc, pb, mc, nc, kc, c, ldc, alpha, beta, epi, row0,
-                       col0);
+  macro_kernel<MR, NR>(run_packed_tile<true>, pa, kc, pb, kc, mc, nc, kc, c, ldc, alpha, beta,
+                       epi, row0, col0);
 }
 
 void macro_rowmajor_a(const float* a, i64 lda, const float* pb, i64 mc, i64 nc, i64 kc, float* c,
                       i64 ldc, float alpha, float beta, const Epilogue* epi, i64 row0, i64 col0) {
-  macro_kernel<MR, NR>(run_tile<false>, a, lda, pb, mc, nc, kc, c, ldc, alpha, beta, epi, row0,
-                       col0);
+  macro_kernel<MR, NR>(run_packed_tile<false>, a, lda, pb, kc, mc, nc, kc, c, ldc, alpha, beta,
+                       epi, row0, col0);
+}
+
+void macro_rowmajor_b(const float* pa, const float* b, i64 ldb, i64 mc, i64 nc, i64 kc, float* c,
+                      i64 ldc, float alpha, float beta, const Epilogue* epi, i64 row0, i64 col0) {
+  const auto in_place_b = [ldb](int rows, int cols, i64 depth, const float* a, i64 lda,
+                                const float* bj, float* cj, i64 ldcj, float al, float be) {
+    run_tile<true, false>(rows, cols, depth, a, lda, bj, ldb, cj, ldcj, al, be);
+  };
+  macro_kernel<MR, NR>(in_place_b, pa, kc, b, /*b_step=*/1, mc, nc, kc, c, ldc, alpha, beta, epi,
+                       row0, col0);
 }
 
 }  // namespace
 
 const GemmKernels& gemm_kernels_avx512() {
   static const GemmKernels k = {MR, NR, /*mc=*/192, /*kc=*/384, /*nc=*/768,
-                                pack_a, pack_b, macro, macro_rowmajor_a};
+                                pack_a, pack_b, macro, macro_rowmajor_a, /*k_align=*/1,
+                                macro_rowmajor_b};
   return k;
 }
 
