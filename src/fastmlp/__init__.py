@@ -6,6 +6,7 @@
     >>> history = fastmlp.train(model, x, y, xt, yt, epochs=5)
 
 Kernels come from a swappable backend (numpy, numba, cpp): see fastmlp.backends.
+fastmlp.set_matmul_precision("bfloat16") computes float32 matmuls with bfloat16 operands.
 """
 from . import datasets
 from .backends import (
@@ -14,9 +15,11 @@ from .backends import (
     available_backends,
     get_backend,
     get_flush_denormals,
+    get_matmul_precision,
     get_num_threads,
     set_backend,
     set_flush_denormals,
+    set_matmul_precision,
     set_num_threads,
 )
 from .callbacks import Callback, EarlyStopping
@@ -35,7 +38,7 @@ __all__ = [
     "Callback", "EarlyStopping", "History", "train", "gradient_check", "datasets",
     "Backend", "BackendError",
     "available_backends", "get_backend", "set_backend", "get_num_threads", "set_num_threads",
-    "get_flush_denormals", "set_flush_denormals",
+    "get_flush_denormals", "set_flush_denormals", "get_matmul_precision", "set_matmul_precision",
 ]
 
 

@@ -6,6 +6,7 @@ import sys
 
 from . import backends as _backends
 from . import bench as _bench
+from .backends.bfloat16 import MATMUL_PRECISIONS
 from .datasets.toy import TOY_DATASETS
 from .losses import LOSSES
 from .model import HIDDEN_ACTIVATIONS, INIT_ALIASES, INITS
@@ -42,6 +43,16 @@ def _add_runtime_options(p):
                    help="threads for every backend (default: $FASTMLP_NUM_THREADS)")
     p.add_argument("--data-dir", help="folder with the four MNIST IDX files "
                                       "(default: $FASTMLP_DATA, else the bundled copy)")
+
+
+def _add_precision_option(p):
+    # train and eval only: gradcheck compares float64 finite differences, where a bfloat16
+    # matmul would be meaningless (and float64 is never rounded anyway)
+    p.add_argument("--matmul-precision", choices=MATMUL_PRECISIONS, default=None,
+                   help="precision of the float32 matmuls (default: "
+                        "$FASTMLP_MATMUL_PRECISION, else float32); bfloat16 rounds both "
+                        "GEMM operands to bfloat16 and accumulates in float32 "
+                        "(numpy and cpp backends)")
 
 
 def build_parser():
@@ -90,12 +101,14 @@ def build_parser():
                    "misclassified digits / decision regions here (needs matplotlib)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     _add_runtime_options(t)
+    _add_precision_option(t)
 
     e = sub.add_parser("eval", help="evaluate a saved model on a test set (MNIST by default)")
     e.add_argument("model", metavar="MODEL.npz")
     e.add_argument("--dataset", default="mnist", choices=["mnist", *TOY_DATASETS])
     e.add_argument("--seed", type=int, default=0, help="seed the toy data was trained with")
     _add_runtime_options(e)
+    _add_precision_option(e)
 
     p = sub.add_parser("plot", help="plot a saved training history (curves, gradient norms)")
     p.add_argument("history", metavar="HISTORY.json|HISTORY.csv")
@@ -124,9 +137,16 @@ def build_parser():
 def _setup(args):
     if args.threads is not None:
         _backends.set_num_threads(args.threads)
+    precision = getattr(args, "matmul_precision", None)
+    if precision is not None:  # before loading: the flag wins over $FASTMLP_MATMUL_PRECISION
+        _backends.set_matmul_precision(precision)
     if args.backend is not None:
         _backends.set_backend(args.backend)
-    return _backends.get_backend()
+    backend = _backends.get_backend()
+    if precision is not None:
+        # asked for explicitly: a backend without it is an error, not a quiet float32
+        backend.set_matmul_precision(precision)
+    return backend
 
 
 def _load_data(args):
@@ -182,7 +202,8 @@ def cmd_train(args):
     options = {"momentum": args.momentum, "nesterov": args.nesterov or None,
                "alpha": args.alpha}
     print(f"fastmlp: {model}, optimizer={args.optimizer}, "
-          f"threads={_backends.get_num_threads() or 'default'}; {args.dataset}: "
+          f"threads={_backends.get_num_threads() or 'default'}, "
+          f"matmul={backend.matmul_precision}; {args.dataset}: "
           f"{x.shape[0]} train{f' ({val_split:g} held out for validation)' if val_split else ''}"
           f" / {xt.shape[0]} test samples", flush=True)
 
@@ -245,7 +266,8 @@ def cmd_eval(args):
     model = MLP.load(args.model, backend=backend)
     _, _, xt, yt = _load_data(args)
     loss, acc = model.evaluate(xt, yt)
-    print(f"{args.model}: {model}\ntest loss {loss:.4f}  test accuracy {acc:.4f}")
+    print(f"{args.model}: {model}, matmul={backend.matmul_precision}\n"
+          f"test loss {loss:.4f}  test accuracy {acc:.4f}")
     return 0
 
 

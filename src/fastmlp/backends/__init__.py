@@ -3,7 +3,9 @@
 ``FASTMLP_BACKEND`` names the default backend; with no variable set, the default is the
 fastest that loads (cpp, then numba, then numpy). A name that is unknown, or a backend
 that cannot load, is an error that says why - never a silent switch to another backend.
-``FASTMLP_NUM_THREADS`` (or :func:`set_num_threads`) sets the threads of every backend.
+``FASTMLP_NUM_THREADS`` (or :func:`set_num_threads`) sets the threads of every backend,
+``FASTMLP_MATMUL_PRECISION`` (or :func:`set_matmul_precision`) the precision of their float32
+matmuls.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import importlib
 import os
 
 from .base import KERNELS, Backend
+from .bfloat16 import DEFAULT_MATMUL_PRECISION, MATMUL_PRECISIONS, check_matmul_precision
 
 # name -> (module, class); listed fastest first, which is the default order
 _REGISTRY = {
@@ -24,6 +27,7 @@ _load_errors: dict[str, str] = {}
 _default_name: str | None = None
 _num_threads: int | None = None
 _flush_denormals: bool | None = None
+_matmul_precision: str | None = None
 
 
 class BackendError(ValueError):
@@ -42,6 +46,7 @@ def _load(name):
         raise BackendError(f"unknown backend {name!r}; known backends: {', '.join(_REGISTRY)}")
     if name in _load_errors:
         raise BackendError(f"backend {name!r} cannot be loaded: {_load_errors[name]}")
+    precision = get_matmul_precision()  # a bad FASTMLP_MATMUL_PRECISION fails before loading
     module_name, cls_name = _REGISTRY[name]
     try:
         backend = getattr(importlib.import_module(module_name), cls_name)()
@@ -53,6 +58,7 @@ def _load(name):
     if threads is not None:
         backend.set_num_threads(threads)
     backend.set_flush_denormals(get_flush_denormals())
+    _push_matmul_precision(backend, precision)
     return backend
 
 
@@ -168,8 +174,67 @@ def set_flush_denormals(on):
         backend.set_flush_denormals(_flush_denormals)
 
 
+def get_matmul_precision():
+    """The precision of float32 matmuls: set_matmul_precision, else FASTMLP_MATMUL_PRECISION,
+    else "float32". A backend that does not offer it computes in float32 (see
+    set_matmul_precision); `backend.matmul_precision` is what a backend does."""
+    global _matmul_precision
+    if _matmul_precision is None:
+        env = os.environ.get("FASTMLP_MATMUL_PRECISION", "").strip()
+        _matmul_precision = (check_matmul_precision(env, "FASTMLP_MATMUL_PRECISION") if env
+                             else DEFAULT_MATMUL_PRECISION)
+    return _matmul_precision
+
+
+def set_matmul_precision(name):
+    """Set the precision of every float32 matrix product (like torch's
+    set_float32_matmul_precision): "float32" (the default) or "bfloat16".
+
+    With "bfloat16", the GEMMs of gemm, dense_forward, forward_backward and adam_train_steps
+    round both operands op(A) and op(B) to bfloat16 (round to nearest, ties to even; NaN
+    and +-inf kept) and accumulate the exact products in float32; outputs, bias,
+    activations, losses, optimizers, parameters, optimizer state and every kernel without
+    a GEMM stay float32 (mixed precision like torch's bfloat16 autocast, with float32
+    outputs). float64 computations are never rounded.
+
+    The setting goes to every loaded backend that offers it (``backend.matmul_precisions``)
+    and to each backend loaded later; a backend that does not offer it (numba offers
+    float32 only) quietly keeps computing in float32, so check
+    ``backend.matmul_precision``, or call ``backend.set_matmul_precision(name)``, which
+    raises for such a backend. The numpy backend emulates bfloat16 exactly; cpp uses AMX
+    tiles where the CPU has them. ValueError if `name` is not one of "float32",
+    "bfloat16".
+    """
+    global _matmul_precision
+    _matmul_precision = check_matmul_precision(name)
+    for backend in _loaded.values():
+        _push_matmul_precision(backend, _matmul_precision)
+
+
+def _push_matmul_precision(backend, name):
+    backend.set_matmul_precision(name if name in backend.matmul_precisions
+                                 else DEFAULT_MATMUL_PRECISION)
+
+
+def backends_with_matmul_precision(name):
+    """Names of the backends whose float32 matmuls offer precision `name` (loaded or not;
+    a backend that cannot be imported is left out)."""
+    name = check_matmul_precision(name)
+    result = []
+    for backend_name, (module_name, cls_name) in _REGISTRY.items():
+        try:
+            cls = getattr(importlib.import_module(module_name), cls_name)
+        except Exception:  # cannot load here: it offers nothing
+            continue
+        if name in cls.matmul_precisions:
+            result.append(backend_name)
+    return result
+
+
 __all__ = [
     "KERNELS", "Backend", "BackendError", "available_backends", "backend_names",
     "get_backend", "set_backend", "get_num_threads", "set_num_threads", "load_error",
     "default_backend_name", "get_flush_denormals", "set_flush_denormals",
+    "MATMUL_PRECISIONS", "get_matmul_precision", "set_matmul_precision",
+    "backends_with_matmul_precision",
 ]

@@ -13,6 +13,8 @@ import math
 import numpy as np
 
 from . import validation as check
+from .bfloat16 import DEFAULT_MATMUL_PRECISION, MATMUL_PRECISIONS, check_matmul_precision
+from .bfloat16 import round_to_bfloat16
 
 # The kernels of the interface, in the order `fastmlp backends` lists them.
 KERNELS = (
@@ -37,6 +39,9 @@ KERNELS = (
     # several gathered minibatches' forward_backward + adam_step in one call
     "adam_train_steps",
 )
+
+# The kernels whose work includes a GEMM: the matmul precision applies to them.
+GEMM_KERNELS = ("gemm", "dense_forward", "forward_backward", "adam_train_steps")
 
 LEAKY_RELU_SLOPE = 0.01  # torch.nn.LeakyReLU's default negative slope
 
@@ -64,11 +69,47 @@ def apply_activation(activation, pre, out):
 
 
 class Backend:
-    """A set of kernels; see the table in docs/ARCHITECTURE.md for each contract."""
+    """A set of kernels; see the table in docs/ARCHITECTURE.md for each contract.
+
+    Matmul precision: every float32 matrix product a backend computes (the GEMMs inside
+    gemm, dense_forward, forward_backward and adam_train_steps) runs in its
+    `matmul_precision`, one of `matmul_precisions`:
+
+    - "float32" (the default, and what every backend offers): float32 operands, float32
+      accumulation.
+    - "bfloat16": both GEMM operands op(A) and op(B) are rounded to bfloat16 (round to
+      nearest, ties to even; NaN stays NaN, +-inf stays +-inf; see
+      :func:`fastmlp.backends.bfloat16.round_to_bfloat16`), the exact products are
+      accumulated in float32, and the output is float32. alpha, beta, the bias, the
+      activation epilogues, losses, optimizers and every kernel without a GEMM stay
+      float32, and so do the parameters and optimizer state: mixed precision like torch's
+      bfloat16 autocast, but with float32 outputs.
+
+    float64 kernels are never rounded (it is a float32-matmul setting). The NumPy kernels of
+    this class offer both precisions, bfloat16 by exact emulation (operands rounded to
+    bfloat16 values held in float32, then np.matmul in float32): the oracle the compiled
+    backends are tested against. A subclass that implements a GEMM kernel itself
+    (`_gemm`, `_dense_forward`, `_forward_backward` or `_adam_train_steps`) offers "float32"
+    only unless it declares `matmul_precisions`. Use :func:`fastmlp.set_matmul_precision`
+    to switch every backend at once; backends without the precision keep "float32".
+    """
 
     name = "numpy"
     # dtypes whose kernels are this backend's own; other dtypes use the NumPy code
     native_dtypes = (np.dtype(np.float32), np.dtype(np.float64))
+    # matmul precisions this backend's float32 GEMMs offer (see the class docstring)
+    matmul_precisions = MATMUL_PRECISIONS
+    _matmul_precision = DEFAULT_MATMUL_PRECISION
+    # why a precision is missing, when there is more to say than the backend's name
+    _matmul_precision_note = ""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # a GEMM of the subclass's own would silently ignore the setting: float32 only,
+        # unless the subclass says which precisions its GEMMs implement
+        if "matmul_precisions" not in cls.__dict__ and any(
+                "_" + kernel in cls.__dict__ for kernel in GEMM_KERNELS):
+            cls.matmul_precisions = (DEFAULT_MATMUL_PRECISION,)
 
     # -- introspection ----------------------------------------------------------------
     @classmethod
@@ -101,24 +142,63 @@ class Backend:
     def set_flush_denormals(on):
         """Compiled backends switch FTZ/DAZ in their kernels; NumPy has no such switch."""
 
-    @staticmethod
-    def details():
+    @property
+    def matmul_precision(self):
+        """The precision this backend computes float32 matmuls in now: "float32" (the
+        default) or "bfloat16" (see the class docstring)."""
+        return self._matmul_precision
+
+    def set_matmul_precision(self, name):
+        """Compute this backend's float32 matmuls in precision `name` ("float32" or
+        "bfloat16"; see the class docstring).
+
+        ValueError if `name` is not a matmul precision, or if this backend does not offer
+        it (the message says which backends do). :func:`fastmlp.set_matmul_precision`
+        sets every backend that offers the precision and leaves the others at float32.
+        """
+        name = check_matmul_precision(name)
+        if name not in self.matmul_precisions:
+            from . import backends_with_matmul_precision  # the registry imports this module
+
+            others = [n for n in backends_with_matmul_precision(name) if n != self.name]
+            raise ValueError(
+                f"backend {self.name!r} computes float32 matmuls in "
+                f"{', '.join(self.matmul_precisions)} only{self._matmul_precision_note}; "
+                f"{name} matmuls are in backends: {', '.join(others) or 'none'}")
+        self._set_matmul_precision(name)
+
+    def _set_matmul_precision(self, name):
+        # `name` is one of matmul_precisions; a compiled backend forwards it to its kernels
+        self._matmul_precision = name
+
+    def _bf16_matmul(self, dtype):
+        """Whether a GEMM on `dtype` arrays rounds its operands to bfloat16 here."""
+        return dtype == np.float32 and self.matmul_precision == "bfloat16"
+
+    def details(self):
         """One line about the implementation, for `fastmlp backends`."""
-        return f"numpy {np.__version__}"
+        return f"numpy {np.__version__}, matmul={self.matmul_precision}"
 
     def __repr__(self):
         return f"<fastmlp backend {self.name!r}>"
 
     # -- public kernels: validate, then dispatch ----------------------------------------
     def gemm(self, a, b, out, trans_a=False, trans_b=False, alpha=1.0, beta=0.0):
-        """out = alpha * op(a) @ op(b) + beta * out. With beta == 0, out is not read."""
+        """out = alpha * op(a) @ op(b) + beta * out. With beta == 0, out is not read.
+
+        op(a) @ op(b) runs in the backend's matmul_precision (bfloat16: op(a) and op(b)
+        rounded to bfloat16, float32 accumulation; alpha and beta stay float32).
+        """
         check.check_gemm(a, b, out, trans_a, trans_b)
         self._impl("_gemm", out.dtype)(a, b, out, bool(trans_a), bool(trans_b),
                                        float(alpha), float(beta))
         return out
 
     def dense_forward(self, x, w, b, out, activation, pre=None):
-        """out = act(x @ w.T + b); the pre-activation goes to pre when given."""
+        """out = act(x @ w.T + b); the pre-activation goes to pre when given.
+
+        x @ w.T runs in the backend's matmul_precision; bias and activation are float32.
+        """
         check.check_dense_forward(x, w, b, out, activation, pre)
         self._impl("_dense_forward", out.dtype)(x, w, b, out, activation, pre)
         return out
@@ -161,6 +241,8 @@ class Backend:
         grads[i] (same shapes as acts[i]) as scratch for d(loss)/d(pre-activation).
         The NumPy version is the kernel sequence below; a compiled backend may run it as
         one native call, which removes the per-kernel Python overhead on small networks.
+        Every GEMM in it (forward, weight and input gradients) runs in the backend's
+        matmul_precision; the loss and everything else stay float32.
         """
         check.check_forward_backward(x, labels, weights, biases, weight_grads, bias_grads,
                                      acts, grads, activation)
@@ -181,6 +263,7 @@ class Backend:
         Afterwards the gradients of the last step are left in param_grads. The NumPy version
         is exactly that sequence of public kernels, so every backend gets the same bits as
         calling them one by one; a compiled backend may run the chunk as one native call.
+        Its GEMMs run in the backend's matmul_precision; params, m and v stay float32.
         """
         check.check_adam_train_steps(x, labels, order, start, batch_size, steps, xb, yb, weights,
                                      biases, weight_grads, bias_grads, acts, grads, activation,
@@ -325,6 +408,8 @@ class Backend:
     def _gemm(self, a, b, out, trans_a, trans_b, alpha, beta):
         opa = a.T if trans_a else a
         opb = b.T if trans_b else b
+        if self._bf16_matmul(out.dtype):  # exact products of the rounded operands
+            opa, opb = round_to_bfloat16(opa), round_to_bfloat16(opb)
         if beta == 0.0:
             np.matmul(opa, opb, out=out)
             if alpha != 1.0:
@@ -336,6 +421,8 @@ class Backend:
 
     def _dense_forward(self, x, w, b, out, activation, pre):
         target = out if pre is None else pre
+        if self._bf16_matmul(out.dtype):  # exact products of the rounded operands
+            x, w = round_to_bfloat16(x), round_to_bfloat16(w)
         np.matmul(x, w.T, out=target)
         target += b
         apply_activation(activation, target, out)

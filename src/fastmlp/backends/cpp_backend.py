@@ -6,6 +6,15 @@ argument checks: the extension checks the same things itself (dtype, contiguity,
 writability, shapes, aliasing, label and index ranges, hyperparameters), raising the same
 exception types with messages that name the argument, and that saves tens of microseconds
 per training step.
+
+Matmul precision: both "float32" and "bfloat16" (see :class:`fastmlp.backends.base.Backend`).
+The setting lives in the extension (`_cpp.set_matmul_precision`, `_cpp.matmul_precision`) and
+applies to all its GEMMs, those inside forward_backward and adam_train_steps included. The
+bfloat16 GEMM uses AMX tiles when the active ISA is avx512 and the CPU and OS offer them,
+else it rounds the packed float32 panels to bfloat16 values and runs the float32
+microkernel (`_cpp.bf16_matmul_engine()` says which). float64 falls back to the NumPy
+kernels of the base class, which never round float64. An extension built before bfloat16
+GEMMs existed offers "float32" only.
 """
 from __future__ import annotations
 
@@ -21,11 +30,25 @@ except ImportError as exc:  # pragma: no cover - depends on how the package was 
         "`pip install .` (needs a C++17 compiler with OpenMP) to build it") from exc
 
 _FLOAT32 = np.dtype(np.float32)
+# extensions built before the bfloat16 GEMM have no precision switch: float32 only
+_HAS_MATMUL_PRECISION = hasattr(_cpp, "set_matmul_precision")
 
 
 class CppBackend(Backend):
     name = "cpp"
     native_dtypes = (_FLOAT32,)
+    matmul_precisions = ("float32", "bfloat16") if _HAS_MATMUL_PRECISION else ("float32",)
+    _matmul_precision_note = ("" if _HAS_MATMUL_PRECISION else
+                              " (this build of fastmlp._cpp predates bfloat16 GEMMs: "
+                              "reinstall fastmlp with `pip install .` to rebuild it)")
+
+    @property
+    def matmul_precision(self):
+        return _cpp.matmul_precision() if _HAS_MATMUL_PRECISION else "float32"
+
+    def _set_matmul_precision(self, name):
+        if _HAS_MATMUL_PRECISION:
+            _cpp.set_matmul_precision(name)
 
     # -- per-step kernels: validated in C++ only ---------------------------------------
     def forward_backward(self, x, labels, weights, biases, weight_grads, bias_grads, acts,
@@ -127,7 +150,9 @@ class CppBackend(Backend):
     def set_flush_denormals(on):
         _cpp.set_flush_denormals(bool(on))
 
-    @staticmethod
-    def details():
+    def details(self):
+        engine = (f", bf16_matmul_engine={_cpp.bf16_matmul_engine()}"
+                  if _HAS_MATMUL_PRECISION else "")
         return (f"isa={_cpp.isa()}, threads={_cpp.num_threads()}, "
-                f"flush_denormals={_cpp.flush_denormals()}")
+                f"flush_denormals={_cpp.flush_denormals()}, "
+                f"matmul={self.matmul_precision}{engine}")

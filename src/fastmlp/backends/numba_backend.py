@@ -7,6 +7,10 @@ Adam moments and weights never slow training down. Switch it off for exact IEEE 
 underflow with `fastmlp.set_flush_denormals(False)` or FASTMLP_FLUSH_DENORMALS=0, which
 the backend registry applies to every compiled backend it loads (here through
 `set_flush_denormals` of this module or the backend object).
+
+Matmul precision: float32 only. `backend.set_matmul_precision("bfloat16")` raises; after
+`fastmlp.set_matmul_precision("bfloat16")` this backend quietly keeps computing its
+matmuls in float32 (its `matmul_precision` stays "float32").
 """
 from __future__ import annotations
 
@@ -42,6 +46,7 @@ def set_flush_denormals(on):
 class NumbaBackend(Backend):
     name = "numba"
     native_dtypes = (np.dtype(np.float32),)
+    matmul_precisions = ("float32",)  # no bfloat16 GEMM (see the module docstring)
 
     def _gemm(self, a, b, out, trans_a, trans_b, alpha, beta):
         gemm.gemm_epilogue(a, b, trans_a, trans_b, alpha, beta, out, _NO_BIAS,
@@ -132,7 +137,6 @@ class NumbaBackend(Backend):
     def set_num_threads(n):
         numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
 
-    @staticmethod
-    def details():
+    def details(self):
         return (f"numba {numba.__version__}, threads={numba.get_num_threads()}, "
-                f"flush_denormals={_flush}")
+                f"flush_denormals={_flush}, matmul={self.matmul_precision}")
