@@ -182,21 +182,14 @@ void macro(const float* pa_floats, const float* pb_floats, i64 mc, i64 nc, i64 d
         _tile_dpbf16ps(2, 5, 6);
         _tile_dpbf16ps(3, 5, 7);
       }
-      float* cb = c + i * ldc + j;
-      if (rows == MR && cols == NR && alpha == 1.0f && beta == 0.0f) {  // straight into C
-        const i64 stride = ldc * static_cast<i64>(sizeof(float));
-        _tile_stored(0, cb, stride);
-        _tile_stored(1, cb + 16, stride);
-        _tile_stored(2, cb + 16 * ldc, stride);
-        _tile_stored(3, cb + 16 * ldc + 16, stride);
-      } else {
-        constexpr int stride = NR * sizeof(float);
-        _tile_stored(0, sum, stride);
-        _tile_stored(1, sum + 16, stride);
-        _tile_stored(2, sum + 16 * NR, stride);
-        _tile_stored(3, sum + 16 * NR + 16, stride);
-        write_block(sum, rows, cols, cb, ldc, alpha, beta);
-      }
+      // Through a staging block, never tile stores straight into C: at power-of-two row
+      // strides a tile's 16 rows of C all fall in one L1 set (measured 1.5x slower).
+      constexpr int stride = NR * sizeof(float);
+      _tile_stored(0, sum, stride);
+      _tile_stored(1, sum + 16, stride);
+      _tile_stored(2, sum + 16 * NR, stride);
+      _tile_stored(3, sum + 16 * NR + 16, stride);
+      write_block(sum, rows, cols, c + i * ldc + j, ldc, alpha, beta);
       if (epi) epi->apply(row0 + i, col0 + j, rows, cols);
     }
   }
