@@ -5,6 +5,7 @@ import importlib.util
 import sys
 
 from .. import backends
+from ..backends.bfloat16 import MATMUL_PRECISIONS
 from . import machine
 
 
@@ -39,6 +40,11 @@ def add_parser(subparsers):
     p.add_argument("--epoch-steps", type=int, default=50,
                    help="training steps timed per epoch measurement, scaled to a full "
                         "epoch; 0 skips epochs (default 50)")
+    p.add_argument("--matmul-precision", choices=MATMUL_PRECISIONS, default=None,
+                   help="precision of the fastmlp backends' float32 matmuls for the run "
+                        "(default: $FASTMLP_MATMUL_PRECISION, else float32); with bfloat16, "
+                        "PyTorch runs its bfloat16 autocast path, and backends without "
+                        "bfloat16 (numba) are skipped, saying why")
     p.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if installed")
     p.add_argument("--json", nargs="?", const="-", metavar="FILE",
                    help="write the results as JSON to FILE (or stdout, instead of the table)")
@@ -50,7 +56,7 @@ def add_parser(subparsers):
 def run_command(args):
     from .cases import Workload
     from .report import format_text, plot, to_json
-    from .runner import run
+    from .runner import precision_skips, run
 
     machine.reexec_without_blas_overrides()
     names = args.backends or [n for n, ok in backends.available_backends().items() if ok]
@@ -61,10 +67,14 @@ def run_command(args):
         raise ValueError(f"unknown kernel(s) {', '.join(unknown)}; known: {', '.join(backends.KERNELS)}")
     if args.epoch_steps < 0:
         raise ValueError(f"--epoch-steps must be >= 0, got {args.epoch_steps}")
+    precision = args.matmul_precision or backends.get_matmul_precision()
+    for name, reason in precision_skips(names, precision).items():  # said now, and in the report
+        print(f"fastmlp bench: skipping {name}: {reason}", file=sys.stderr)
     results = run(Workload(tuple(args.sizes), args.batch_size), names,
                   args.threads or [machine.cpu_count()], kernels=args.kernels,
                   epoch_steps=args.epoch_steps, repeats=args.repeats,
-                  with_torch=not args.no_torch, progress=not args.no_progress)
+                  with_torch=not args.no_torch, progress=not args.no_progress,
+                  matmul_precision=precision)
     if args.json == "-":
         sys.stdout.write(to_json(results) + "\n")
     else:

@@ -89,6 +89,18 @@ def torch_module():
     return torch
 
 
+def bf16_matmul_engine():
+    """How the cpp backend computes bfloat16 GEMMs: "amx" (AMX tiles) or "emulated"
+    (operands rounded to bfloat16 values, float32 microkernel); None when fastmlp._cpp is
+    not importable or predates bfloat16 GEMMs."""
+    try:
+        from .. import _cpp
+    except ImportError:
+        return None
+    engine = getattr(_cpp, "bf16_matmul_engine", None)
+    return engine() if engine is not None else None
+
+
 def versions():
     from .. import __version__
 

@@ -37,12 +37,35 @@ def machine_lines(info, peaks):
     return lines
 
 
+def precision_lines(results):
+    """The matmul precision of the run, how each contender honours it, and the backends
+    left out because they do not offer it (results of runs before precisions: float32)."""
+    precision = results.get("matmul_precision", "float32")
+    torch = results.get("torch_reference")
+    if precision == "float32":
+        lines = ["matmul precision: float32 (every backend and reference)"]
+    else:
+        how = {"cpp": f"cpp: bf16 engine {results.get('bf16_matmul_engine') or 'unknown'}",
+               "numpy": "numpy: exact emulation (slow; the reference)"}
+        lines = [f"matmul precision: {precision} for the fastmlp backends (both GEMM operands "
+                 f"rounded to {precision}, float32 accumulation and output): "
+                 + ", ".join(how.get(n, n) for n in results.get("backends", [])),
+                 "  NumPy matmul rows stay float32; 'x numpy' is against the numpy backend in "
+                 f"{precision}; %peak is of the float32 FMA peak (bfloat16 GEMMs on AMX can exceed 100)"]
+        if torch:
+            lines.append(f"  PyTorch rows ({torch['name']}), like for like: {torch['how']}")
+    for name, reason in results.get("skipped", {}).items():
+        lines.append(f"skipped: {name}: {reason}")
+    return lines
+
+
 def header_lines(results):
     w = results["workload"]
     return ([f"fastmlp bench, {results['date']}"]
             + machine_lines(results["machine"], results["peak"]["fma_gflops"])
             + [f"workload: MLP {'-'.join(map(str, w['sizes']))} {w['activation']}, batch {w['batch']}, "
-               f"{w['epoch_gflop']:.1f} GFLOP per 60,000-sample epoch; threads {results['threads']}"])
+               f"{w['epoch_gflop']:.1f} GFLOP per 60,000-sample epoch; threads {results['threads']}"]
+            + precision_lines(results))
 
 
 def kernel_table(results):
