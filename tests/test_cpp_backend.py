@@ -103,10 +103,12 @@ def test_gemm_edge_shapes(config, ta, tb):
 
 # around every microtile (6/12 rows, 16/32 columns) and beyond the cache blocks
 # (kc <= 384, mc <= 192, nc <= 1024), so the blocking loops and edge tiles all run;
-# above 256 rows a row-major A is packed instead of read in place
+# above 256 rows a row-major A is packed instead of read in place; a row-major B is read in
+# place for at most 12 rows (one row panel) or when it is at most 8192 floats (the 10-unit
+# layer's 10x512x128 and 128x512x10, and 12 x 8200 x 1 / 13 x 700 x 12 on either side)
 TILE_SHAPES = [(11, 31, 5), (12, 32, 16), (13, 33, 15), (24, 64, 3), (25, 65, 385),
                (193, 47, 100), (200, 1030, 800), (6, 1, 1), (4, 48, 9), (300, 50, 70),
-               (520, 33, 400)]
+               (520, 33, 400), (10, 512, 128), (128, 512, 10), (12, 8200, 1), (13, 700, 12)]
 
 
 @pytest.mark.parametrize("m,n,k", TILE_SHAPES, ids=[f"{m}x{n}x{k}" for m, n, k in TILE_SHAPES])
