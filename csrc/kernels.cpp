@@ -1,5 +1,6 @@
 #include "kernels.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "dispatch.h"
@@ -15,6 +16,10 @@ namespace {
 constexpr double kElementsPerThread = 1 << 15;
 // Thread splits of elementwise work fall on 64-byte boundaries.
 constexpr i64 kAlign = 16;
+// A softmax cross-entropy row (max, exp, sum, log, two divisions per class) costs some
+// 100-200 ns at 10 classes: inside a running team, a few dozen rows already pay for the
+// split (the stage ends in a barrier either way).
+constexpr double kSoftmaxRowsPerThread = 32;
 
 const Ops& active_ops() { return ops_for(active_isa()); }
 
@@ -35,7 +40,9 @@ GemmProblem dense_forward_problem(const float* x, const float* w, const float* b
 // Rows of the loss split over the team; each row's loss lands in row_loss[row].
 void softmax_rows(const Team& team, const float* logits, const i64* labels, i64 n, i64 classes,
                   float* grad, double* row_loss) {
-  const int used = threads_for(static_cast<double>(n * classes), kElementsPerThread, team.size);
+  const int used = std::max(
+      threads_for(static_cast<double>(n * classes), kElementsPerThread, team.size),
+      threads_for(static_cast<double>(n), kSoftmaxRowsPerThread, team.size));
   if (team.id >= used) return;
   const Ops& ops = active_ops();
   const Range rows = split(n, used, team.id);
