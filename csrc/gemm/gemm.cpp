@@ -11,7 +11,7 @@ namespace fastmlp {
 namespace {
 
 // Below this many multiply-adds per thread, waking another thread costs more than it saves.
-constexpr double kMacsPerThread = 1 << 18;
+constexpr double kMacsPerThread = 1 << 20;
 // Packing one element costs about as much as this many multiply-adds (for choosing splits).
 constexpr double kPackCost = 8.0;
 
