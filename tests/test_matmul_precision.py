@@ -20,9 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -32,6 +29,7 @@ from conftest import CONFIGS, configured
 from fastmlp import backends
 from fastmlp.backends.base import Backend
 from fastmlp.backends.bfloat16 import MATMUL_PRECISIONS, round_to_bfloat16
+from test_foundation_backends import _run
 from test_foundation_cli import fastmlp as run_cli
 from test_foundation_data import _small_dataset
 from test_parity import ACTIVATIONS, EPS32, _op, _rand
@@ -585,13 +583,6 @@ def test_cpp_extension_functions(cpp_bf16_available):
 
 
 # -- 4. the registry -----------------------------------------------------------------------
-def _run(code, **env):
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("FASTMLP_")}
-    full_env.update(env)
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          env=full_env, timeout=120)
-
-
 def test_default_is_float32_and_names_are_checked():
     assert MATMUL_PRECISIONS == ("float32", "bfloat16")
     assert fastmlp.get_matmul_precision() == "float32"

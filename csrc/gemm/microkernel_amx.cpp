@@ -105,26 +105,32 @@ void pack_b_tile(const float* b, i64 ldb, bool trans, i64 c0, i64 n, i64 p0, i64
   store_transposed(cols, tile);
 }
 
-void pack_a(const float* a, i64 lda, bool trans, i64 rows, i64 depth, float* dst_floats) {
+// The panel loops shared by A and B: `count` rows of op(A) or columns of op(B) in panels of
+// 32 (MR == NR), each panel chunk by chunk along k, two 16-wide tiles per chunk;
+// pack_tile(first, valid, p0, tile) fills the tile of rows/columns first.. at depth p0.
+template <class PackTile>
+void pack_panels(i64 count, i64 depth, float* dst_floats, PackTile pack_tile) {
+  static_assert(MR == NR, "A and B panels are equally wide");
   bf16* dst = reinterpret_cast<bf16*>(dst_floats);
   const i64 dp = padded_depth(depth);
-  for (i64 i0 = 0; i0 < rows; i0 += MR, dst += MR * dp)
+  for (i64 i0 = 0; i0 < count; i0 += MR, dst += MR * dp)
     for (i64 p0 = 0; p0 < dp; p0 += KB)
       for (int half = 0; half < 2; ++half) {
-        const i64 r0 = i0 + 16 * half;
-        pack_a_tile(a, lda, trans, r0, rows - r0, p0, depth, dst + p0 * MR + half * kTileElems);
+        const i64 first = i0 + 16 * half;
+        pack_tile(first, count - first, p0, dst + p0 * MR + half * kTileElems);
       }
 }
 
-void pack_b(const float* b, i64 ldb, bool trans, i64 depth, i64 cols, float* dst_floats) {
-  bf16* dst = reinterpret_cast<bf16*>(dst_floats);
-  const i64 dp = padded_depth(depth);
-  for (i64 j0 = 0; j0 < cols; j0 += NR, dst += NR * dp)
-    for (i64 p0 = 0; p0 < dp; p0 += KB)
-      for (int half = 0; half < 2; ++half) {
-        const i64 c0 = j0 + 16 * half;
-        pack_b_tile(b, ldb, trans, c0, cols - c0, p0, depth, dst + p0 * NR + half * kTileElems);
-      }
+void pack_a(const float* a, i64 lda, bool trans, i64 rows, i64 depth, float* dst) {
+  pack_panels(rows, depth, dst, [&](i64 r0, i64 n, i64 p0, bf16* tile) {
+    pack_a_tile(a, lda, trans, r0, n, p0, depth, tile);
+  });
+}
+
+void pack_b(const float* b, i64 ldb, bool trans, i64 depth, i64 cols, float* dst) {
+  pack_panels(cols, depth, dst, [&](i64 c0, i64 n, i64 p0, bf16* tile) {
+    pack_b_tile(b, ldb, trans, c0, n, p0, depth, tile);
+  });
 }
 
 // Palette 1, tiles 0-7 all 16 rows x 64 bytes.
