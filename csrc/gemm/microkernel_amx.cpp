@@ -3,7 +3,7 @@
 // float32. A 32 x 32 block of C lives in four 16 x 16 float32 tiles (tmm0-3); each 32-deep
 // step loads two tiles of A (tmm4-5: 16 rows x 32 bf16) and two of B (tmm6-7: 16 pairs of
 // k x 16 columns, the pair-interleaved "VNNI" layout TDPBF16PS reads) and issues four
-// TDPBF16PS, 64 K multiply-adds.
+// TDPBF16PS, 32 Ki multiply-adds.
 //
 // Packed layouts, in chunks of 32 along k (depth zero-padded to a multiple of 32, rows and
 // columns to 32, so every tile step is whole):
