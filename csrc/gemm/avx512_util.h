@@ -43,5 +43,18 @@ inline void transpose16(const __m512 in[16], __m512 out[16]) {
   }
 }
 
+// One vector of a finished tile: dst = alpha * acc + beta * dst in the lanes of m (dst not
+// read when beta == 0); va, vb are alpha and beta broadcast. Shared by the float32 and AMX
+// write-backs so both round alike.
+inline void store_scaled(float* dst, __mmask16 m, __m512 acc, float alpha, float beta,
+                         __m512 va, __m512 vb) {
+  __m512 x = alpha == 1.0f ? acc : _mm512_mul_ps(va, acc);
+  if (beta == 1.0f)
+    x = _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst), x);
+  else if (beta != 0.0f)
+    x = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m, dst), x);
+  _mm512_mask_storeu_ps(dst, m, x);
+}
+
 }  // namespace
 }  // namespace fastmlp

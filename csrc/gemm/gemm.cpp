@@ -74,15 +74,15 @@ void gemm_block(const GemmProblem& p, const GemmKernels& kr, const Ops& ops, con
       kr.kc, ceil_div(ceil_div(p.k, ceil_div(p.k, kr.kc)), kr.k_align) * kr.k_align);
   const i64 mc_max = std::min<i64>(kr.mc, blk.m1 - blk.m0);
   const i64 nc_max = std::min<i64>(kr.nc, blk.n1 - blk.n0);
-  // Few rows of a row-major A are cheaper to read in place than to transpose into panels
-  // (the packing would cost as much as a good part of the product). A transposed A is
-  // always packed: read in place it would take a new line every k step, lda apart (often
-  // 4 KiB for power-of-two layers, so all of them in one L1 set).
   // A row-major op(B) is read in place when packing it cannot pay off: a single row panel
   // reads each element once, and a B of a few KiB stays in L1 unpacked (thin-K products).
   const bool read_b_in_place =
       kr.macro_rowmajor_b && !p.trans_b && !round_bf16 &&
       (blk.m1 - blk.m0 <= kr.mr || p.k * (blk.n1 - blk.n0) <= kInPlaceBFloats);
+  // Otherwise few rows of a row-major A are cheaper to read in place than to transpose
+  // into panels (the packing would cost as much as a good part of the product). A
+  // transposed A is always packed: read in place it would take a new line every k step,
+  // lda apart (often 4 KiB for power-of-two layers, so all of them in one L1 set).
   const bool read_a_in_place = kr.macro_rowmajor_a && !p.trans_a && !round_bf16 &&
                                !read_b_in_place && blk.m1 - blk.m0 <= kInPlaceRows;
   const i64 kc_packed = ceil_div(kc, kr.k_align) * kr.k_align;

@@ -149,14 +149,8 @@ void write_block(const float* sum, int rows, int cols, float* c, i64 ldc, float 
     for (int v = 0; v < 2; ++v) {
       const __mmask16 m = first_lanes(cols - 16 * v);
       if (!m) break;
-      float* dst = c + r * ldc + 16 * v;
-      const __m512 acc = _mm512_load_ps(sum + r * NR + 16 * v);
-      __m512 x = alpha == 1.0f ? acc : _mm512_mul_ps(va, acc);
-      if (beta == 1.0f)
-        x = _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst), x);
-      else if (beta != 0.0f)
-        x = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m, dst), x);
-      _mm512_mask_storeu_ps(dst, m, x);
+      store_scaled(c + r * ldc + 16 * v, m, _mm512_load_ps(sum + r * NR + 16 * v), alpha, beta,
+                   va, vb);
     }
 }
 

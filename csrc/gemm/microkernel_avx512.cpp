@@ -62,16 +62,9 @@ void tile(i64 kc, const float* a, i64 lda, const float* b, i64 ldb, float* c, i6
 #pragma GCC unroll 32
   for (int r = 0; r < R; ++r) {
 #pragma GCC unroll 4
-    for (int v = 0; v < V; ++v) {
-      const __mmask16 m = v == V - 1 ? last : static_cast<__mmask16>(0xFFFF);
-      float* dst = c + r * ldc + 16 * v;
-      __m512 x = alpha == 1.0f ? acc[r][v] : _mm512_mul_ps(va, acc[r][v]);
-      if (beta == 1.0f)
-        x = _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst), x);
-      else if (beta != 0.0f)
-        x = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m, dst), x);
-      _mm512_mask_storeu_ps(dst, m, x);
-    }
+    for (int v = 0; v < V; ++v)
+      store_scaled(c + r * ldc + 16 * v, v == V - 1 ? last : static_cast<__mmask16>(0xFFFF),
+                   acc[r][v], alpha, beta, va, vb);
   }
 }
 
