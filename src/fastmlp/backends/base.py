@@ -100,8 +100,6 @@ class Backend:
     # matmul precisions this backend's float32 GEMMs offer (see the class docstring)
     matmul_precisions = MATMUL_PRECISIONS
     _matmul_precision = DEFAULT_MATMUL_PRECISION
-    # why a precision is missing, when there is more to say than the backend's name
-    _matmul_precision_note = ""
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -163,7 +161,7 @@ class Backend:
             others = [n for n in backends_with_matmul_precision(name) if n != self.name]
             raise ValueError(
                 f"backend {self.name!r} computes float32 matmuls in "
-                f"{', '.join(self.matmul_precisions)} only{self._matmul_precision_note}; "
+                f"{', '.join(self.matmul_precisions)} only; "
                 f"{name} matmuls are in backends: {', '.join(others) or 'none'}")
         self._set_matmul_precision(name)
 

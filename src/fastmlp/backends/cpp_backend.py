@@ -13,8 +13,7 @@ applies to all its GEMMs, those inside forward_backward and adam_train_steps inc
 bfloat16 GEMM uses AMX tiles when the active ISA is avx512 and the CPU and OS offer them,
 else it rounds the packed float32 panels to bfloat16 values and runs the float32
 microkernel (`_cpp.bf16_matmul_engine()` says which). float64 falls back to the NumPy
-kernels of the base class, which never round float64. An extension built before bfloat16
-GEMMs existed offers "float32" only.
+kernels of the base class, which never round float64.
 """
 from __future__ import annotations
 
@@ -30,25 +29,19 @@ except ImportError as exc:  # pragma: no cover - depends on how the package was 
         "`pip install .` (needs a C++17 compiler with OpenMP) to build it") from exc
 
 _FLOAT32 = np.dtype(np.float32)
-# extensions built before the bfloat16 GEMM have no precision switch: float32 only
-_HAS_MATMUL_PRECISION = hasattr(_cpp, "set_matmul_precision")
 
 
 class CppBackend(Backend):
     name = "cpp"
     native_dtypes = (_FLOAT32,)
-    matmul_precisions = ("float32", "bfloat16") if _HAS_MATMUL_PRECISION else ("float32",)
-    _matmul_precision_note = ("" if _HAS_MATMUL_PRECISION else
-                              " (this build of fastmlp._cpp predates bfloat16 GEMMs: "
-                              "reinstall fastmlp with `pip install .` to rebuild it)")
+    matmul_precisions = ("float32", "bfloat16")
 
     @property
-    def matmul_precision(self):
-        return _cpp.matmul_precision() if _HAS_MATMUL_PRECISION else "float32"
+    def matmul_precision(self):  # the extension's own setting is the one in force
+        return _cpp.matmul_precision()
 
     def _set_matmul_precision(self, name):
-        if _HAS_MATMUL_PRECISION:
-            _cpp.set_matmul_precision(name)
+        _cpp.set_matmul_precision(name)
 
     # -- per-step kernels: validated in C++ only ---------------------------------------
     def gemm(self, a, b, out, trans_a=False, trans_b=False, alpha=1.0, beta=0.0):
@@ -159,8 +152,6 @@ class CppBackend(Backend):
         _cpp.set_flush_denormals(bool(on))
 
     def details(self):
-        engine = (f", bf16_matmul_engine={_cpp.bf16_matmul_engine()}"
-                  if _HAS_MATMUL_PRECISION else "")
         return (f"isa={_cpp.isa()}, threads={_cpp.num_threads()}, "
                 f"flush_denormals={_cpp.flush_denormals()}, "
-                f"matmul={self.matmul_precision}{engine}")
+                f"matmul={self.matmul_precision}, bf16_matmul_engine={_cpp.bf16_matmul_engine()}")

@@ -92,13 +92,12 @@ def torch_module():
 def bf16_matmul_engine():
     """How the cpp backend computes bfloat16 GEMMs: "amx" (AMX tiles) or "emulated"
     (operands rounded to bfloat16 values, float32 microkernel); None when fastmlp._cpp is
-    not importable or predates bfloat16 GEMMs."""
+    not importable."""
     try:
         from .. import _cpp
     except ImportError:
         return None
-    engine = getattr(_cpp, "bf16_matmul_engine", None)
-    return engine() if engine is not None else None
+    return _cpp.bf16_matmul_engine()
 
 
 def versions():
