@@ -2,8 +2,8 @@
 #pragma once
 #include <cstdint>
 
-#include "activation.h"
-#include "ops/ops.h"
+#include "kernels/ops/activation.h"
+#include "kernels/ops/ops.h"
 
 namespace fastmlp {
 

@@ -5,7 +5,7 @@
 
 #include "gemm/bfloat16.h"
 #include "gemm/pack_buffer.h"
-#include "isa_tables.h"
+#include "runtime/isa.h"
 
 namespace fastmlp {
 namespace {
@@ -132,14 +132,12 @@ int gemm_threads(i64 m, i64 n, i64 k, int limit) {
 }
 
 void gemm(const GemmProblem& p, const Team& team, int first) {
-  const Isa isa = active_isa();
-  const bool bf16 = matmul_precision() == MatmulPrecision::bfloat16;
-  const bool amx = bf16 && bf16_gemm_on_amx();
-  const GemmKernels& kr = amx ? gemm_kernels_amx() : gemm_kernels_for(isa);
+  const GemmPath path = active_gemm_path();
   const int used = gemm_threads(p.m, p.n, p.k, team.size);
   const int rank = team.rank(used, first);
   if (rank >= 0)
-    gemm_block(p, kr, ops_for(isa), thread_block(p, kr, used, rank), /*round_bf16=*/bf16 && !amx);
+    gemm_block(p, path.kernels, path.ops, thread_block(p, path.kernels, used, rank),
+               path.round_bf16);
 }
 
 void gemm(const GemmProblem& p) {

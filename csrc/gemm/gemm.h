@@ -5,7 +5,7 @@
 #include <cstdint>
 
 #include "gemm/epilogue.h"
-#include "team.h"
+#include "runtime/team.h"
 
 namespace fastmlp {
 

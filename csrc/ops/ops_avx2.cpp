@@ -1,6 +1,0 @@
-// The Ops kernels compiled for the avx2 path (flags in CMakeLists.txt).
-#include "ops/ops_impl.h"
-
-namespace fastmlp {
-const Ops& ops_avx2() { return kOps; }
-}  // namespace fastmlp

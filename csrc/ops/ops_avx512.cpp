@@ -1,6 +1,0 @@
-// The Ops kernels compiled for the avx512 path (flags in CMakeLists.txt).
-#include "ops/ops_impl.h"
-
-namespace fastmlp {
-const Ops& ops_avx512() { return kOps; }
-}  // namespace fastmlp

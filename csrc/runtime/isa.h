@@ -1,0 +1,46 @@
+// Which ISA path runs: the CPU's features, the FASTMLP_ISA override, and the kernel tables
+// (GEMM microkernels, elementwise Ops) compiled for each path, chosen at run time.
+#pragma once
+#include <string>
+
+#include "gemm/microkernel.h"
+#include "kernels/ops/ops.h"
+
+namespace fastmlp {
+
+enum class Isa { generic = 0, avx2 = 1, avx512 = 2 };
+
+const char* isa_name(Isa isa);
+bool cpu_supports(Isa isa);
+
+// Best ISA this CPU supports, lowered by FASTMLP_ISA=avx512|avx2|generic (never raised).
+// The first call reads FASTMLP_ISA and throws std::invalid_argument naming the variable if
+// its value is unknown (the module's init calls it, so the import fails with that message).
+Isa active_isa();
+// Force an ISA (for tests); throws std::invalid_argument if unknown or the CPU lacks it.
+void set_isa(const std::string& name);
+// The ISA a name stands for; throws std::invalid_argument naming the accepted values.
+Isa parse_isa(const std::string& name);
+
+// Whether this CPU has AMX bfloat16 tiles (with AVX512-BF16) and the OS lets this process
+// use them (Linux grants the tile state on request, kernel 5.16 and newer).
+bool amx_available();
+// Whether bfloat16 GEMMs run on AMX tiles under the active ISA path; otherwise they are
+// emulated (float32 panels rounded to bfloat16 values, then the float32 microkernel).
+bool bf16_gemm_on_amx();
+
+const GemmKernels& gemm_kernels_for(Isa isa);
+const Ops& ops_for(Isa isa);
+inline const Ops& active_ops() { return ops_for(active_isa()); }
+
+// The GEMM kernels for the active ISA path and matmul precision: the AMX tiles for
+// bfloat16 where they run, else the path's float32 microkernels, whose packed panels are
+// rounded to bfloat16 values when the precision is bfloat16 (round_bf16).
+struct GemmPath {
+  const GemmKernels& kernels;
+  const Ops& ops;
+  bool round_bf16;
+};
+GemmPath active_gemm_path();
+
+}  // namespace fastmlp
