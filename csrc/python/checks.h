@@ -100,8 +100,9 @@ struct Span {
   bool written;
 };
 
-// A written array may overlap no other. The same sweep as validation._check_disjoint, in
-// the same order (start address, then size, then name), so both name the same pair.
+// A written array may overlap no other. One sweep over the arrays in address order (then
+// size, then name, as validation._check_disjoint sorts them); the message names a written
+// array of the overlapping pair first ("param must not overlap grad").
 inline void check_disjoint(std::vector<const Span*> spans) {
   spans.erase(std::remove_if(spans.begin(), spans.end(),
                              [](const Span* s) { return s->array.nbytes() == 0; }),
@@ -118,8 +119,11 @@ inline void check_disjoint(std::vector<const Span*> spans) {
   const Span* end_owner = nullptr;
   for (const Span* s : spans) {
     const std::uintptr_t start = start_of(s);
-    if (end_owner && start < end && (s->written || end_owner->written))
-      throw py::value_error(s->name + " must not overlap " + end_owner->name);
+    if (end_owner && start < end && (s->written || end_owner->written)) {
+      const Span* written = s->written ? s : end_owner;
+      const Span* other = written == s ? end_owner : s;
+      throw py::value_error(written->name + " must not overlap " + other->name);
+    }
     if (!end_owner || start + s->array.nbytes() > end) {
       end = start + s->array.nbytes();
       end_owner = s;
