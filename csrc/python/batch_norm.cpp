@@ -3,7 +3,6 @@
 
 #include <initializer_list>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "kernels/batch_norm.h"
@@ -15,13 +14,22 @@ namespace py = pybind11;
 namespace fastmlp::python {
 namespace {
 
-// x[N, F] and the 1-D feature vectors of F entries.
-i64 bn_features(const py::array& x,
-                std::initializer_list<std::pair<const py::array*, const char*>> vectors) {
+// A per-feature argument: its object, its name, and whether the kernel writes it.
+struct FeatureArg {
+  py::handle obj;
+  const char* name;
+  bool written;
+};
+
+// The 1-D per-feature arrays of x[N, F], each parsed in order, then checked to have F entries.
+std::vector<py::array> feature_vectors(const py::array& x, std::initializer_list<FeatureArg> args) {
+  std::vector<py::array> arrays;
+  for (const FeatureArg& a : args)
+    arrays.push_back(checks::float32_array(a.obj, a.name, a.written));
   checks::ndim(x, "x", 2);
-  const i64 f = x.shape(1);
-  for (const auto& [v, name] : vectors) checks::shape(*v, name, {f});
-  return f;
+  const FeatureArg* arg = args.begin();
+  for (const py::array& v : arrays) checks::shape(v, (arg++)->name, {x.shape(1)});
+  return arrays;
 }
 
 void check_bn_eps(double eps) { checks::check_eps(eps, "batch norm eps"); }
@@ -37,15 +45,14 @@ void batch_norm_forward_binding(py::handle x_obj, py::handle gamma_obj, py::hand
   if (n < 2)
     throw py::value_error("batch norm in training needs at least 2 rows per batch, got " +
                           std::to_string(n));
-  py::array gamma = checks::float32_array(gamma_obj, "gamma");
-  py::array beta = checks::float32_array(beta_obj, "beta");
-  py::array mean = checks::float32_out(mean_obj, "mean");
-  py::array invstd = checks::float32_out(invstd_obj, "invstd");
-  py::array rm = checks::float32_out(running_mean_obj, "running_mean");
-  py::array rv = checks::float32_out(running_var_obj, "running_var");
-  const i64 f = bn_features(x, {{&gamma, "gamma"}, {&beta, "beta"}, {&mean, "mean"},
-                                {&invstd, "invstd"}, {&rm, "running_mean"},
-                                {&rv, "running_var"}});
+  const std::vector<py::array> v =
+      feature_vectors(x, {{gamma_obj, "gamma", false}, {beta_obj, "beta", false},
+                          {mean_obj, "mean", true}, {invstd_obj, "invstd", true},
+                          {running_mean_obj, "running_mean", true},
+                          {running_var_obj, "running_var", true}});
+  const py::array &gamma = v[0], &beta = v[1], &mean = v[2], &invstd = v[3], &rm = v[4],
+                  &rv = v[5];
+  const i64 f = x.shape(1);
   if (!(momentum >= 0.0 && momentum <= 1.0))
     throw py::value_error("batch norm momentum must be in [0, 1], got " +
                           std::string(py::repr(py::float_(momentum))));
@@ -65,12 +72,12 @@ void batch_norm_inference_binding(py::handle x_obj, py::handle gamma_obj, py::ha
   py::array x = checks::float32_array(x_obj, "x"), out = checks::float32_out(out_obj, "out");
   checks::ndim(x, "x", 2);
   checks::shape(out, "out", checks::shape_of(x));
-  py::array gamma = checks::float32_array(gamma_obj, "gamma");
-  py::array beta = checks::float32_array(beta_obj, "beta");
-  py::array rm = checks::float32_array(running_mean_obj, "running_mean");
-  py::array rv = checks::float32_array(running_var_obj, "running_var");
-  const i64 f = bn_features(x, {{&gamma, "gamma"}, {&beta, "beta"}, {&rm, "running_mean"},
-                                {&rv, "running_var"}});
+  const std::vector<py::array> v =
+      feature_vectors(x, {{gamma_obj, "gamma", false}, {beta_obj, "beta", false},
+                          {running_mean_obj, "running_mean", false},
+                          {running_var_obj, "running_var", false}});
+  const py::array &gamma = v[0], &beta = v[1], &rm = v[2], &rv = v[3];
+  const i64 f = x.shape(1);
   check_bn_eps(eps);
   checks::check_disjoint({{out, "out", true}, {x, "x", false}, {gamma, "gamma", false},
                           {beta, "beta", false}, {rm, "running_mean", false},
@@ -90,13 +97,13 @@ void batch_norm_backward_binding(py::handle grad_obj, py::handle x_obj, py::hand
   checks::ndim(x, "x", 2);
   checks::shape(grad, "grad", checks::shape_of(x));
   checks::shape(grad_x, "grad_x", checks::shape_of(x));
-  py::array gamma = checks::float32_array(gamma_obj, "gamma");
-  py::array mean = checks::float32_array(mean_obj, "mean");
-  py::array invstd = checks::float32_array(invstd_obj, "invstd");
-  py::array grad_gamma = checks::float32_out(grad_gamma_obj, "grad_gamma");
-  py::array grad_beta = checks::float32_out(grad_beta_obj, "grad_beta");
-  const i64 f = bn_features(x, {{&gamma, "gamma"}, {&mean, "mean"}, {&invstd, "invstd"},
-                                {&grad_gamma, "grad_gamma"}, {&grad_beta, "grad_beta"}});
+  const std::vector<py::array> v =
+      feature_vectors(x, {{gamma_obj, "gamma", false}, {mean_obj, "mean", false},
+                          {invstd_obj, "invstd", false}, {grad_gamma_obj, "grad_gamma", true},
+                          {grad_beta_obj, "grad_beta", true}});
+  const py::array &gamma = v[0], &mean = v[1], &invstd = v[2], &grad_gamma = v[3],
+                  &grad_beta = v[4];
+  const i64 f = x.shape(1);
   // grad_x may be grad itself (both sums are taken before it is written), nothing else
   const bool in_place = grad_x.data() == grad.data();
   std::vector<checks::Span> spans = {
