@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/ops/activation.h"
@@ -101,32 +102,35 @@ struct Span {
 };
 
 // A written array may overlap no other. One sweep over the arrays in address order (then
-// size, then name, as validation._check_disjoint sorts them); the message names a written
-// array of the overlapping pair first ("param must not overlap grad").
-inline void check_disjoint(std::vector<const Span*> spans) {
-  spans.erase(std::remove_if(spans.begin(), spans.end(),
-                             [](const Span* s) { return s->array.nbytes() == 0; }),
-              spans.end());
-  auto start_of = [](const Span* s) {
-    return reinterpret_cast<std::uintptr_t>(s->array.data());
+// size, then name, as validation._check_disjoint sorts them). The message names a written
+// array of the overlapping pair first, the one listed first if both are written ("param
+// must not overlap grad").
+inline void check_disjoint(const std::vector<const Span*>& spans) {
+  std::vector<std::size_t> order;  // indices into spans, of the non-empty arrays
+  for (std::size_t i = 0; i < spans.size(); ++i)
+    if (spans[i]->array.nbytes() > 0) order.push_back(i);
+  auto start_of = [&](std::size_t i) {
+    return reinterpret_cast<std::uintptr_t>(spans[i]->array.data());
   };
-  std::sort(spans.begin(), spans.end(), [&](const Span* a, const Span* b) {
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
     if (start_of(a) != start_of(b)) return start_of(a) < start_of(b);
-    if (a->array.nbytes() != b->array.nbytes()) return a->array.nbytes() < b->array.nbytes();
-    return a->name < b->name;
+    const auto size_a = spans[a]->array.nbytes(), size_b = spans[b]->array.nbytes();
+    if (size_a != size_b) return size_a < size_b;
+    return spans[a]->name < spans[b]->name;
   });
   std::uintptr_t end = 0;
-  const Span* end_owner = nullptr;
-  for (const Span* s : spans) {
-    const std::uintptr_t start = start_of(s);
-    if (end_owner && start < end && (s->written || end_owner->written)) {
-      const Span* written = s->written ? s : end_owner;
-      const Span* other = written == s ? end_owner : s;
-      throw py::value_error(written->name + " must not overlap " + other->name);
+  std::size_t end_owner = spans.size();  // the array reaching furthest so far
+  for (std::size_t i : order) {
+    const std::uintptr_t start = start_of(i);
+    if (end_owner < spans.size() && start < end &&
+        (spans[i]->written || spans[end_owner]->written)) {
+      std::size_t first = std::min(i, end_owner), second = std::max(i, end_owner);
+      if (!spans[first]->written) std::swap(first, second);
+      throw py::value_error(spans[first]->name + " must not overlap " + spans[second]->name);
     }
-    if (!end_owner || start + s->array.nbytes() > end) {
-      end = start + s->array.nbytes();
-      end_owner = s;
+    if (end_owner == spans.size() || start + spans[i]->array.nbytes() > end) {
+      end = start + spans[i]->array.nbytes();
+      end_owner = i;
     }
   }
 }
@@ -134,7 +138,7 @@ inline void check_disjoint(std::vector<const Span*> spans) {
 inline void check_disjoint(const std::vector<Span>& spans) {
   std::vector<const Span*> all;
   for (const Span& s : spans) all.push_back(&s);
-  check_disjoint(std::move(all));
+  check_disjoint(all);
 }
 
 // A list-of-arrays argument (per-layer weights, activations, ...).
