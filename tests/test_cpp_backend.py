@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from fastmlp import backends
-from fastmlp.backends.base import apply_activation
+from fastmlp.backends.numpy.activations import apply_activation
 
 _cpp = pytest.importorskip("fastmlp._cpp")
 
@@ -525,7 +525,7 @@ def test_float64_goes_through_the_checked_oracle(oracle):
     assert p.dtype == np.float64 and np.all(p < 1)
 
 
-# -- issue #6 kernels: activation forward, losses, dropout, batch norm, SGD/RMSprop/AdamW ------
+# -- layer, loss and optimizer kernels: activation forward, losses, dropout, batch norm, SGD/RMSprop/AdamW ------
 # These do the oracle's float32 operations in the oracle's order (each rounded once, the
 # constants rounded from the same double expressions), so they match it bitwise; only
 # exp/log1p/tanh are our own polynomials (a few ulps, see test_parity.py for the bounds).
@@ -535,7 +535,7 @@ LAYER_KERNELS = ["activation_forward", "mse_loss", "sigmoid_binary_cross_entropy
 
 
 def _layer_kernels(rng, backend=None):
-    """Runs every issue-#6 kernel (through `backend`, or _cpp directly) on inputs sized to
+    """Runs every layer, loss and optimizer kernel (through `backend`, or _cpp directly) on inputs sized to
     use 3 threads; returns every output, in order."""
     k = backend or _cpp
     outs = []

@@ -29,9 +29,9 @@ from conftest import CONFIGS, configured
 from fastmlp import backends
 from fastmlp.backends.base import Backend
 from fastmlp.backends.bfloat16 import MATMUL_PRECISIONS, round_to_bfloat16
-from test_foundation_backends import _run
-from test_foundation_cli import fastmlp as run_cli
-from test_foundation_data import _small_dataset
+from test_backends import _run
+from test_cli import fastmlp as run_cli
+from test_data import _small_dataset
 from test_parity import ACTIVATIONS, EPS32, _op, _rand
 
 F32 = np.float32
@@ -238,7 +238,7 @@ def test_numpy_dense_forward_rounds_x_and_w_only(oracle, rng, bf16, activation):
     want, tol = _exact(x, w, np.zeros((n, f), F32), False, True, 1.0, 0.0)
     want += b  # the bias is added in float32, not rounded
     assert np.all(np.abs(pre - want) <= tol + 2 * EPS32 * np.abs(want))
-    from fastmlp.backends.base import apply_activation
+    from fastmlp.backends.numpy.activations import apply_activation
     np.testing.assert_array_equal(out, apply_activation(activation, pre, np.empty_like(pre)))
 
 
@@ -755,7 +755,7 @@ def test_cli_header_shows_float32_by_default_and_backends_lists_precisions(tiny_
 
 # -- 6. training quality ------------------------------------------------------------------------
 def test_cpp_bfloat16_learns_mnist_in_a_few_epochs(cpp_bf16_available, bf16, mnist):
-    """test_foundation_training's recipe and bar, with bfloat16 matmuls on cpp."""
+    """test_training's recipe and bar, with bfloat16 matmuls on cpp."""
     x, y, xt, yt = mnist
     model = fastmlp.MLP([784, 256, 10], seed=0, backend="cpp")
     assert model.backend.matmul_precision == "bfloat16"

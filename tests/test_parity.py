@@ -202,7 +202,7 @@ def test_float64_falls_back_to_the_oracle(any_backend, oracle, rng):
     np.testing.assert_array_equal(g, ref)
 
 
-# -- issue #6 kernels: activations, losses, dropout, batch norm, optimizers ---------------
+# -- layer, loss and optimizer kernels: activations, losses, dropout, batch norm, optimizers ---------------
 # Same error model as above: a sum of K terms carries K*eps relative to the sum of the
 # magnitudes; an elementwise formula a handful of roundings (8 ulps of what enters it).
 @pytest.mark.parametrize("n,f", ROW_SHAPES, ids=ROW_IDS)

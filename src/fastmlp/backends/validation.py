@@ -342,7 +342,7 @@ def check_adam_train_steps(x, labels, order, start, batch_size, steps, xb, yb, w
                              f"[{picked.min()}, {picked.max()}]")
 
 
-# -- kernels of issue #6: activation forward, optimizers, losses, dropout, batch norm -----
+# -- activation forward, optimizers, losses, dropout, batch norm --------------------------
 def _same_shape(ref, ref_name, *pairs):
     for x, name in pairs:
         if x.shape != ref.shape:

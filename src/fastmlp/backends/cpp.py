@@ -105,7 +105,7 @@ class CppBackend(Backend):
     def _adam_train_steps(self, *args):
         _cpp.adam_train_steps(*args)
 
-    # issue #6: activation forward, losses, dropout, batch norm, SGD / RMSprop / AdamW
+    # activation forward, losses, dropout, batch norm, SGD / RMSprop / AdamW
     def _activation_forward(self, activation, x, out):
         _cpp.activation_forward(activation, x, out)
 
