@@ -14,12 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backends import get_backend
-from .backends.validation import (
-    ACTIVATIONS,
-    check_batch_norm_hyperparameters,
-    check_dropout_rate,
-)
+from .backends import ACTIVATIONS, get_backend
+from .hyperparameters import check_batch_norm_hyperparameters, check_dropout_rate
 from .losses import get_loss
 
 # name -> (fan used for the scale, distribution); weights have zero-mean, biases are zero

@@ -9,7 +9,7 @@ import inspect
 
 import numpy as np
 
-from .backends.validation import (
+from .hyperparameters import (
     check_adam_hyperparameters,
     check_rmsprop_hyperparameters,
     check_sgd_hyperparameters,

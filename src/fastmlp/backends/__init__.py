@@ -15,6 +15,7 @@ from .base import KERNELS, Backend
 from .bfloat16 import DEFAULT_MATMUL_PRECISION, MATMUL_PRECISIONS, check_matmul_precision
 from .catalog import BACKENDS
 from .catalog import backend_class, backends_with_matmul_precision
+from .validation import ACTIVATIONS
 
 _loaded: dict[str, Backend] = {}
 _load_errors: dict[str, str] = {}
@@ -210,7 +211,7 @@ def _push_matmul_precision(backend, name):
 
 
 __all__ = [
-    "KERNELS", "Backend", "BackendError", "available_backends", "backend_names",
+    "KERNELS", "ACTIVATIONS", "Backend", "BackendError", "available_backends", "backend_names",
     "get_backend", "set_backend", "get_num_threads", "set_num_threads", "load_error",
     "default_backend_name", "get_flush_denormals", "set_flush_denormals",
     "MATMUL_PRECISIONS", "get_matmul_precision", "set_matmul_precision",

@@ -11,6 +11,14 @@ import operator
 
 import numpy as np
 
+from ..hyperparameters import (
+    check_adam_hyperparameters,
+    check_batch_norm_hyperparameters,
+    check_dropout_rate,
+    check_rmsprop_hyperparameters,
+    check_sgd_hyperparameters,
+)
+
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh")
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -172,19 +180,6 @@ def check_adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay
     check_adam_hyperparameters(lr, beta1, beta2, eps, weight_decay)
     if int(step) != step or step < 1:
         raise ValueError(f"step must be an integer >= 1, got {step!r}")
-
-
-def check_adam_hyperparameters(lr, beta1, beta2, eps, weight_decay):
-    if not lr >= 0.0:
-        raise ValueError(f"lr must be >= 0, got {lr!r}")
-    if not 0.0 <= beta1 < 1.0:
-        raise ValueError(f"beta1 must be in [0, 1), got {beta1!r}")
-    if not 0.0 <= beta2 < 1.0:
-        raise ValueError(f"beta2 must be in [0, 1), got {beta2!r}")
-    if not eps > 0.0:
-        raise ValueError(f"eps must be > 0, got {eps!r}")
-    if not weight_decay >= 0.0:
-        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
 
 
 def check_forward_backward(x, labels, weights, biases, weight_grads, bias_grads, acts, grads,
@@ -374,17 +369,6 @@ def check_activation_forward(activation, x, out):
         _no_overlap(out, "out", (x, "x"))
 
 
-def check_sgd_hyperparameters(lr, momentum, nesterov, weight_decay):
-    if not lr >= 0.0:
-        raise ValueError(f"lr must be >= 0, got {lr!r}")
-    if not 0.0 <= momentum < 1.0:
-        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
-    if nesterov and momentum == 0.0:
-        raise ValueError("nesterov momentum needs a momentum > 0")
-    if not weight_decay >= 0.0:
-        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
-
-
 def check_sgd_step(param, grad, buf, lr, momentum, nesterov, weight_decay):
     _out(param, "param")
     _array(grad, "grad")
@@ -398,19 +382,6 @@ def check_sgd_step(param, grad, buf, lr, momentum, nesterov, weight_decay):
         _state(param, buf, "buf")
         _no_overlap(buf, "buf", (grad, "grad"))
     _no_overlap(param, "param", (grad, "grad"), (buf, "buf"))
-
-
-def check_rmsprop_hyperparameters(lr, alpha, eps, momentum, weight_decay):
-    if not lr >= 0.0:
-        raise ValueError(f"lr must be >= 0, got {lr!r}")
-    if not 0.0 <= alpha < 1.0:
-        raise ValueError(f"alpha must be in [0, 1), got {alpha!r}")
-    if not eps > 0.0:
-        raise ValueError(f"eps must be > 0, got {eps!r}")
-    if not 0.0 <= momentum < 1.0:
-        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
-    if not weight_decay >= 0.0:
-        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
 
 
 def check_rmsprop_step(param, grad, square_avg, buf, lr, alpha, eps, momentum, weight_decay):
@@ -473,18 +444,6 @@ def check_dropout(x, noise, p, out):
     if out is not x:
         _no_overlap(out, "out", (x, "x"))
     _no_overlap(out, "out", (noise, "noise"))
-
-
-def check_dropout_rate(p):
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"dropout probability must be in [0, 1), got {p!r}")
-
-
-def check_batch_norm_hyperparameters(momentum, eps):
-    if not 0.0 <= momentum <= 1.0:
-        raise ValueError(f"batch norm momentum must be in [0, 1], got {momentum!r}")
-    if not eps > 0.0:
-        raise ValueError(f"batch norm eps must be > 0, got {eps!r}")
 
 
 def _features(x, name, f, *pairs):
