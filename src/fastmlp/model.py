@@ -203,6 +203,11 @@ class MLP:
         """Whether training steps run as one backend.forward_backward call."""
         return self.loss.name == "cross_entropy" and self.dropout == 0 and not self.batch_norm
 
+    @property
+    def min_train_batch(self):
+        """The fewest rows a training batch needs: batch statistics need 2."""
+        return 2 if self.batch_norm else 1
+
     def layer_activation(self, i):
         return self.loss.output_activation if i == self.n_layers - 1 else self.activation
 
