@@ -113,6 +113,7 @@ def test_every_kernel_is_native(numba_backend):
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
 def test_native_step_runs_the_same_kernels_as_the_composed_one(numba_backend, activation):
     """The one-call forward_backward gives the bits of the kernel-by-kernel sequence."""
+    from fastmlp.backends import NetworkState
     from fastmlp.backends.numpy import NumpyKernels
     rng = np.random.default_rng(3)
     sizes, n = [67, 45, 29, 10], 37
@@ -126,7 +127,8 @@ def test_native_step_runs_the_same_kernels_as_the_composed_one(numba_backend, ac
         bg = [np.empty_like(b) for b in biases]
         acts = [np.empty((n, o), np.float32) for _, o in layers]
         grads = [np.empty((n, o), np.float32) for _, o in layers]
-        loss = fb(x, labels, weights, biases, wg, bg, acts, grads, activation)
+        state = NetworkState(weights, biases, wg, bg, acts, grads, activation, n)
+        loss = fb(x, labels, state)
         runs.append([np.float64(loss)] + wg + bg + acts + grads)
     for got, want in zip(*runs):
         np.testing.assert_array_equal(got, want)

@@ -124,6 +124,7 @@ class Adam(Optimizer):
         self.m = self._state()
         self.v = self._state()
         self.t = 0
+        self._network = None  # the NetworkState of train_steps, built on first use
 
     def step(self):
         self.t += 1
@@ -145,13 +146,13 @@ class Adam(Optimizer):
         if not self.can_train_steps():
             return super().train_steps(x, y, order, start, steps, batch_size, xb, yb, losses,
                                        rng)
-        model = self.model
-        acts, grads = model.step_buffers(batch_size)
-        model.backend.adam_train_steps(
-            x, y, order, start, batch_size, steps, xb, yb, model.weights, model.biases,
-            model.weight_grads, model.bias_grads, acts, grads, model.activation, model.params,
-            model.grads, self.m, self.v, self.lr, self.beta1, self.beta2, self.eps, self.t,
-            self.weight_decay, losses)
+        state = self._network
+        if state is None or state.xb is not xb or state.yb is not yb:  # a new training run
+            state = self._network = self.model.network_state(batch_size, m=self.m, v=self.v,
+                                                             xb=xb, yb=yb)
+        self.model.backend.adam_train_steps(x, y, order, start, steps, state, self.lr,
+                                            self.beta1, self.beta2, self.eps, self.t,
+                                            self.weight_decay, losses)
         self.t += steps
         return losses
 

@@ -15,6 +15,7 @@ from .base import KERNELS, Backend
 from .bfloat16 import DEFAULT_MATMUL_PRECISION, MATMUL_PRECISIONS, check_matmul_precision
 from .catalog import BACKENDS
 from .catalog import backend_class, backends_with_matmul_precision
+from .state import NetworkState
 from .validation import ACTIVATIONS
 
 _loaded: dict[str, Backend] = {}
@@ -211,8 +212,8 @@ def _push_matmul_precision(backend, name):
 
 
 __all__ = [
-    "KERNELS", "ACTIVATIONS", "Backend", "BackendError", "available_backends", "backend_names",
-    "get_backend", "set_backend", "get_num_threads", "set_num_threads", "load_error",
+    "KERNELS", "ACTIVATIONS", "Backend", "NetworkState", "BackendError", "available_backends",
+    "backend_names", "get_backend", "set_backend", "get_num_threads", "set_num_threads", "load_error",
     "default_backend_name", "get_flush_denormals", "set_flush_denormals",
     "MATMUL_PRECISIONS", "get_matmul_precision", "set_matmul_precision",
     "backends_with_matmul_precision",

@@ -206,49 +206,43 @@ class Backend:
                                               float(beta2), float(eps), int(step),
                                               float(weight_decay))
 
-    def forward_backward(self, x, labels, weights, biases, weight_grads, bias_grads, acts,
-                         grads, activation):
+    def forward_backward(self, x, labels, state):
         """A whole training step's forward and backward pass of a plain MLP; returns the loss.
 
-        Layer i computes acts[i] = act_i(acts[i-1] @ weights[i].T + biases[i]) (acts[-1] = x),
-        with `activation` on hidden layers and identity on the last; the loss is softmax
-        cross-entropy of acts[-1] against labels. Fills weight_grads/bias_grads, using
-        grads[i] (same shapes as acts[i]) as scratch for d(loss)/d(pre-activation).
-        The NumPy version is the kernel sequence below; a compiled backend may run it as
-        one native call, which removes the per-kernel Python overhead on small networks.
+        `state` is a :class:`~fastmlp.backends.state.NetworkState` (checked when it was
+        built); x has at most state.batch_size rows, n. Layer i computes
+        acts[i][:n] = act_i(acts[i-1][:n] @ weights[i].T + biases[i]) (acts[-1] = x), with
+        state.activation on hidden layers and identity on the last; the loss is softmax
+        cross-entropy of the last layer's outputs against labels. Fills weight_grads /
+        bias_grads, using grads[i][:n] as scratch for d(loss)/d(pre-activation).
+        The NumPy version is that kernel sequence; a compiled backend may run it as one
+        native call, which removes the per-kernel Python overhead on small networks.
         Every GEMM in it (forward, weight and input gradients) runs in the backend's
         matmul_precision; the loss and everything else stay float32.
         """
-        check.check_forward_backward(x, labels, weights, biases, weight_grads, bias_grads,
-                                     acts, grads, activation)
-        return float(self._impl("_forward_backward", x.dtype)(
-            x, labels, weights, biases, weight_grads, bias_grads, acts, grads, activation))
+        check.check_forward_backward(x, labels, state)
+        return float(self._impl("_forward_backward", x.dtype)(x, labels, state))
 
-    def adam_train_steps(self, x, labels, order, start, batch_size, steps, xb, yb, weights,
-                         biases, weight_grads, bias_grads, acts, grads, activation, params,
-                         param_grads, m, v, lr, beta1, beta2, eps, t0, weight_decay, losses):
+    def adam_train_steps(self, x, labels, order, start, steps, state, lr, beta1, beta2, eps,
+                         t0, weight_decay, losses):
         """`steps` Adam training steps of a plain MLP in one call; returns losses.
 
-        Step s (0-based) gathers the rows order[start + s*batch_size : start + (s+1)*batch_size]
+        `state` is a NetworkState with params, param_grads, m, v, xb and yb; b is its
+        batch_size. Step s (0-based) gathers the rows order[start + s*b : start + (s+1)*b]
         (the last step may get fewer, down to 1) of x and labels into the first k rows of
-        xb[batch_size, features] and yb[batch_size], runs forward_backward on them with the
-        first k rows of acts and grads ([batch_size, width] each), then one adam_step over the
-        flat params / param_grads (which weights, biases / weight_grads, bias_grads view) with
-        step number t0 + s + 1, and stores its loss in losses[s] (float64, shape (steps,)).
-        Afterwards the gradients of the last step are left in param_grads. The NumPy version
-        is exactly that sequence of public kernels, so every backend gets the same bits as
-        calling them one by one; a compiled backend may run the chunk as one native call.
-        Its GEMMs run in the backend's matmul_precision; params, m and v stay float32.
+        xb and yb, runs forward_backward on them, then one adam_step over the flat params /
+        param_grads with m, v and step number t0 + s + 1, and stores its loss in losses[s]
+        (float64, shape (steps,)). Afterwards the gradients of the last step are left in
+        param_grads. The NumPy version is exactly that sequence of public kernels, so every
+        backend gets the same bits as calling them one by one; a compiled backend may run
+        the chunk as one native call. Its GEMMs run in the backend's matmul_precision;
+        params, m and v stay float32.
         """
-        check.check_adam_train_steps(x, labels, order, start, batch_size, steps, xb, yb, weights,
-                                     biases, weight_grads, bias_grads, acts, grads, activation,
-                                     params, param_grads, m, v, lr, beta1, beta2, eps, t0,
-                                     weight_decay, losses)
-        self._impl("_adam_train_steps", xb.dtype)(
-            x, labels, order, int(start), int(batch_size), int(steps), xb, yb, weights, biases,
-            weight_grads, bias_grads, acts, grads, activation, params, param_grads, m, v,
-            float(lr), float(beta1), float(beta2), float(eps), int(t0), float(weight_decay),
-            losses)
+        check.check_adam_train_steps(x, labels, order, start, steps, state, lr, beta1, beta2,
+                                     eps, t0, weight_decay, losses)
+        self._impl("_adam_train_steps", x.dtype)(
+            x, labels, order, int(start), int(steps), state, float(lr), float(beta1),
+            float(beta2), float(eps), int(t0), float(weight_decay), losses)
         return losses
 
     def activation_forward(self, activation, x, out):

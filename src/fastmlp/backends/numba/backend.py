@@ -124,11 +124,12 @@ class NumbaBackend(Backend):
     flush_denormals = staticmethod(flush_denormals)
     set_flush_denormals = staticmethod(set_flush_denormals)
 
-    def _forward_backward(self, x, labels, weights, biases, weight_grads, bias_grads, acts,
-                          grads, activation):
-        return step.forward_backward(x, labels, tuple(weights), tuple(biases),
-                                     tuple(weight_grads), tuple(bias_grads), tuple(acts),
-                                     tuple(grads), activations.CODES[activation], _flush,
+    def _forward_backward(self, x, labels, state):
+        acts, grads = state.rows(x.shape[0])
+        return step.forward_backward(x, labels, tuple(state.weights), tuple(state.biases),
+                                     tuple(state.weight_grads), tuple(state.bias_grads),
+                                     tuple(acts), tuple(grads),
+                                     activations.CODES[state.activation], _flush,
                                      numba.get_num_threads())
 
     @staticmethod
