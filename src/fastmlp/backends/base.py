@@ -152,7 +152,7 @@ class Backend:
 
     def details(self):
         """One line about the implementation, for `fastmlp backends`."""
-        return f"numpy {np.__version__}, matmul={self.matmul_precision}"
+        return f"matmul={self.matmul_precision}"
 
     def __repr__(self):
         return f"<fastmlp backend {self.name!r}>"

@@ -18,3 +18,6 @@ class NumpyBackend(NumpyKernels, Backend):
     name = "numpy"
     native_dtypes = (np.dtype(np.float32), np.dtype(np.float64))
     matmul_precisions = MATMUL_PRECISIONS
+
+    def details(self):
+        return f"numpy {np.__version__}, matmul={self.matmul_precision}"
