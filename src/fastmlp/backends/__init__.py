@@ -213,8 +213,8 @@ def _push_matmul_precision(backend, name):
 
 __all__ = [
     "KERNELS", "ACTIVATIONS", "Backend", "NetworkState", "BackendError", "available_backends",
-    "backend_names", "get_backend", "set_backend", "get_num_threads", "set_num_threads", "load_error",
-    "default_backend_name", "get_flush_denormals", "set_flush_denormals",
+    "backend_names", "get_backend", "set_backend", "get_num_threads", "set_num_threads",
+    "load_error", "default_backend_name", "get_flush_denormals", "set_flush_denormals",
     "MATMUL_PRECISIONS", "get_matmul_precision", "set_matmul_precision",
     "backends_with_matmul_precision",
 ]
