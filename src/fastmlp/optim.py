@@ -41,7 +41,7 @@ class Optimizer:
         step's gradients stay in model.grads. x, y and order as the training loop prepares
         them (contiguous, model dtype / int64).
         """
-        model, n = self.model, x.shape[0]
+        model = self.model
         for s in range(steps):
             first = start + s * batch_size
             idx = order[first:first + batch_size]
