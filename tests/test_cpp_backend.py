@@ -13,6 +13,7 @@ Tolerances (float32, eps = 2**-23), from the standard error bounds, never tuned:
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import os
 import subprocess
@@ -21,8 +22,9 @@ import sys
 import numpy as np
 import pytest
 
+import flat_calls
 from fastmlp import backends
-from fastmlp.backends.base import apply_activation
+from fastmlp.backends.numpy.activations import apply_activation
 
 _cpp = pytest.importorskip("fastmlp._cpp")
 
@@ -313,7 +315,7 @@ def test_forward_backward_matches_the_kernel_sequence(config, oracle, activation
     x = rand(rng, (n, sizes[0]))
     y = rng.integers(0, sizes[-1], n).astype(np.int64)
     runs = []
-    for fb in (_cpp.forward_backward, oracle.forward_backward):
+    for fb in (_cpp.forward_backward, functools.partial(flat_calls.forward_backward, oracle)):
         wg, bg = [np.full_like(w, np.nan) for w in ws], [np.full_like(b, np.nan) for b in bs]
         acts = [np.full((n, o), np.nan, np.float32) for _, o in layers]
         grads = [np.full((n, o), np.nan, np.float32) for _, o in layers]
@@ -495,7 +497,8 @@ BAD_NETS = {
 def test_forward_backward_bad_arguments(case, entry):
     changes, exc, name = BAD_NETS[case]
     net = _bad_net(**changes)
-    call = _cpp.forward_backward if entry == "binding" else backends.get_backend("cpp").forward_backward
+    call = (_cpp.forward_backward if entry == "binding"
+            else functools.partial(flat_calls.forward_backward, backends.get_backend("cpp")))
     with pytest.raises(exc, match=rf"(^|\W){name}(\W|$)"):
         call(**net)
 
@@ -519,13 +522,14 @@ def test_float64_goes_through_the_checked_oracle(oracle):
     for key in ("weights", "biases", "weight_grads", "bias_grads", "acts", "grads"):
         net[key] = [a.astype(np.float64) for a in net[key]]
     ref = {k: ([a.copy() for a in v] if isinstance(v, list) else v) for k, v in net.items()}
-    assert cpp.forward_backward(**net) == oracle.forward_backward(**ref)
+    assert (flat_calls.forward_backward(cpp, **net)
+            == flat_calls.forward_backward(oracle, **ref))
     p = np.ones(5)
     cpp.adam_step(p, np.ones(5), np.zeros(5), np.zeros(5), 1e-3, 0.9, 0.999, 1e-8, 1)
     assert p.dtype == np.float64 and np.all(p < 1)
 
 
-# -- issue #6 kernels: activation forward, losses, dropout, batch norm, SGD/RMSprop/AdamW ------
+# -- layer, loss and optimizer kernels: activation forward, losses, dropout, batch norm, SGD/RMSprop/AdamW ------
 # These do the oracle's float32 operations in the oracle's order (each rounded once, the
 # constants rounded from the same double expressions), so they match it bitwise; only
 # exp/log1p/tanh are our own polynomials (a few ulps, see test_parity.py for the bounds).
@@ -535,7 +539,7 @@ LAYER_KERNELS = ["activation_forward", "mse_loss", "sigmoid_binary_cross_entropy
 
 
 def _layer_kernels(rng, backend=None):
-    """Runs every issue-#6 kernel (through `backend`, or _cpp directly) on inputs sized to
+    """Runs every layer, loss and optimizer kernel (through `backend`, or _cpp directly) on inputs sized to
     use 3 threads; returns every output, in order."""
     k = backend or _cpp
     outs = []

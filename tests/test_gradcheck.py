@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 import fastmlp
-from fastmlp.backends.numpy_backend import NumpyBackend
+from fastmlp.backends.numpy.backend import NumpyBackend
 from fastmlp.gradcheck import gradient_check
 from fastmlp.model import MLP
 

@@ -25,13 +25,14 @@ import numpy as np
 import pytest
 
 import fastmlp
+import flat_calls
 from conftest import CONFIGS, configured
 from fastmlp import backends
 from fastmlp.backends.base import Backend
 from fastmlp.backends.bfloat16 import MATMUL_PRECISIONS, round_to_bfloat16
-from test_foundation_backends import _run
-from test_foundation_cli import fastmlp as run_cli
-from test_foundation_data import _small_dataset
+from test_backends import _run
+from test_cli import fastmlp as run_cli
+from test_data import _small_dataset
 from test_parity import ACTIVATIONS, EPS32, _op, _rand
 
 F32 = np.float32
@@ -238,7 +239,7 @@ def test_numpy_dense_forward_rounds_x_and_w_only(oracle, rng, bf16, activation):
     want, tol = _exact(x, w, np.zeros((n, f), F32), False, True, 1.0, 0.0)
     want += b  # the bias is added in float32, not rounded
     assert np.all(np.abs(pre - want) <= tol + 2 * EPS32 * np.abs(want))
-    from fastmlp.backends.base import apply_activation
+    from fastmlp.backends.numpy.activations import apply_activation
     np.testing.assert_array_equal(out, apply_activation(activation, pre, np.empty_like(pre)))
 
 
@@ -430,7 +431,8 @@ def test_cpp_forward_backward(cpp, oracle, rng, sizes, n, activation):
     grads_flat = np.full_like(params, np.nan)
     wg, bg = _views(grads_flat, layers)
     acts, grads = _buffers(layers, n)
-    loss = cpp.forward_backward(x, labels, weights, biases, wg, bg, acts, grads, activation)
+    loss = flat_calls.forward_backward(cpp, x, labels, weights, biases, wg, bg, acts, grads,
+                                      activation)
     assert np.all(np.isfinite(grads_flat))
     _check_step_locally(oracle, x, labels, weights, biases, wg, bg, acts, grads, activation,
                         loss)
@@ -449,10 +451,10 @@ def _adam_chunk(backend, x, labels, order, start, batch, steps, layers, params, 
     acts, grads = _buffers(layers, batch)
     xb, yb = np.empty((batch, x.shape[1]), F32), np.empty(batch, np.int64)
     losses = np.full(steps, np.nan)
-    backend.adam_train_steps(x, labels, order, start, batch, steps, xb, yb, weights, biases,
-                             wg, bg, acts, grads, activation, params, grads_flat, m, v,
-                             ADAM["lr"], ADAM["beta1"], ADAM["beta2"], ADAM["eps"], t0,
-                             ADAM["weight_decay"], losses)
+    flat_calls.adam_train_steps(backend, x, labels, order, start, batch, steps, xb, yb, weights,
+                                biases, wg, bg, acts, grads, activation, params, grads_flat, m,
+                                v, ADAM["lr"], ADAM["beta1"], ADAM["beta2"], ADAM["eps"], t0,
+                                ADAM["weight_decay"], losses)
     return dict(params=params, grads=grads_flat, m=m, v=v, wg=wg, bg=bg, acts=acts,
                 grads_act=grads, xb=xb, yb=yb, losses=losses)
 
@@ -505,8 +507,8 @@ def test_cpp_fused_chunk_is_the_per_step_calls(cpp, rng):
     for s in range(steps):
         idx = order[s * batch:(s + 1) * batch]
         acts, grads = _buffers(layers, idx.shape[0])
-        losses.append(cpp.forward_backward(x[idx], labels[idx], weights, biases, wg, bg, acts,
-                                           grads, "relu"))
+        losses.append(flat_calls.forward_backward(cpp, x[idx], labels[idx], weights, biases, wg,
+                                                  bg, acts, grads, "relu"))
         cpp.adam_step(params, grads_flat, m, v, step=s + 1, **ADAM)
     np.testing.assert_array_equal(fused["losses"], losses)
     np.testing.assert_array_equal(fused["params"], params)
@@ -532,8 +534,8 @@ def _cpp_outputs(rng_seed):
     grads_flat = np.empty_like(params)
     wg, bg = _views(grads_flat, layers)
     acts, grads = _buffers(layers, 128)
-    out.append(np.array([cpp.forward_backward(x, labels, weights, biases, wg, bg, acts, grads,
-                                              "tanh")]))
+    out.append(np.array([flat_calls.forward_backward(cpp, x, labels, weights, biases, wg, bg,
+                                                     acts, grads, "tanh")]))
     out += [grads_flat, *acts, *grads]
     order = rng.permutation(128).astype(np.int64)
     r = _adam_chunk(cpp, x, labels, order, 0, 32, 4, layers, params, np.zeros_like(params),
@@ -755,7 +757,7 @@ def test_cli_header_shows_float32_by_default_and_backends_lists_precisions(tiny_
 
 # -- 6. training quality ------------------------------------------------------------------------
 def test_cpp_bfloat16_learns_mnist_in_a_few_epochs(cpp_bf16_available, bf16, mnist):
-    """test_foundation_training's recipe and bar, with bfloat16 matmuls on cpp."""
+    """test_training's recipe and bar, with bfloat16 matmuls on cpp."""
     x, y, xt, yt = mnist
     model = fastmlp.MLP([784, 256, 10], seed=0, backend="cpp")
     assert model.backend.matmul_precision == "bfloat16"

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from fastmlp import backends
-from fastmlp.backends.numba_kernels.gemm import KC
-from fastmlp.backends.numba_kernels.simd import MR, NR
+from fastmlp.backends.numba.gemm import KC
+from fastmlp.backends.numba.simd import MR, NR
 
 pytestmark = pytest.mark.skipif(not backends.available_backends().get("numba"),
                                 reason="numba backend does not load")
@@ -104,7 +104,7 @@ def test_every_kernel_is_native(numba_backend):
     assert set(numba_backend.native_kernels()) >= {
         "gemm", "dense_forward", "activation_backward", "bias_grad",
         "softmax_cross_entropy", "adam_step", "forward_backward",
-        # issue #6
+        # layers, losses, optimizers
         "activation_forward", "mse_loss", "sigmoid_binary_cross_entropy", "dropout",
         "batch_norm_forward", "batch_norm_inference", "batch_norm_backward", "sgd_step",
         "rmsprop_step", "adamw_step"}
@@ -113,7 +113,8 @@ def test_every_kernel_is_native(numba_backend):
 @pytest.mark.parametrize("activation", ["relu", "tanh"])
 def test_native_step_runs_the_same_kernels_as_the_composed_one(numba_backend, activation):
     """The one-call forward_backward gives the bits of the kernel-by-kernel sequence."""
-    from fastmlp.backends.base import Backend
+    from fastmlp.backends import NetworkState
+    from fastmlp.backends.numpy import NumpyKernels
     rng = np.random.default_rng(3)
     sizes, n = [67, 45, 29, 10], 37
     layers = list(zip(sizes[:-1], sizes[1:]))
@@ -121,12 +122,13 @@ def test_native_step_runs_the_same_kernels_as_the_composed_one(numba_backend, ac
     biases = [_rand(rng, o) for _, o in layers]
     x, labels = _rand(rng, (n, sizes[0])), rng.integers(0, sizes[-1], n)
     runs = []
-    for fb in (numba_backend._forward_backward, Backend._forward_backward.__get__(numba_backend)):
+    for fb in (numba_backend._forward_backward, NumpyKernels._forward_backward.__get__(numba_backend)):
         wg = [np.empty_like(w) for w in weights]
         bg = [np.empty_like(b) for b in biases]
         acts = [np.empty((n, o), np.float32) for _, o in layers]
         grads = [np.empty((n, o), np.float32) for _, o in layers]
-        loss = fb(x, labels, weights, biases, wg, bg, acts, grads, activation)
+        state = NetworkState(weights, biases, wg, bg, acts, grads, activation, n)
+        loss = fb(x, labels, state)
         runs.append([np.float64(loss)] + wg + bg + acts + grads)
     for got, want in zip(*runs):
         np.testing.assert_array_equal(got, want)
@@ -204,9 +206,9 @@ def test_denormals_flushed_only_when_switched_on(numba_backend, flushing, thread
     assert np.float32(1e-38) * np.float32(0.1) != 0
 
 
-# -- issue #6 kernels: activation forward, losses, dropout, batch norm, optimizers ---------
-def _run_issue6_kernels(backend, rng):
-    """Every issue-6 kernel once, at shapes that split into several parallel tasks
+# -- layer, loss and optimizer kernels: activation forward, losses, dropout, batch norm, optimizers ---------
+def _run_layer_loss_optimizer_kernels(backend, rng):
+    """Every layer, loss and optimizer kernel once, at shapes that split into several parallel tasks
     (feature blocks of batch norm, element chunks), with uneven edges."""
     n, f, size = 131, 1029, 70001
     x = _rand(rng, (n, f)) * np.float32(3)
@@ -248,11 +250,11 @@ def _run_issue6_kernels(backend, rng):
     return results
 
 
-def test_issue6_kernels_do_not_depend_on_the_thread_count(numba_backend):
+def test_layer_loss_optimizer_kernels_do_not_depend_on_the_thread_count(numba_backend):
     runs = []
     for threads in (1, 2, 1):
         backends.set_num_threads(threads)
-        runs.append(_run_issue6_kernels(numba_backend, np.random.default_rng(11)))
+        runs.append(_run_layer_loss_optimizer_kernels(numba_backend, np.random.default_rng(11)))
     for other in runs[1:]:
         assert len(other) == len(runs[0])
         for got, want in zip(other, runs[0]):
@@ -273,12 +275,12 @@ def test_dropout_keeps_noise_equal_to_p_as_numpy_does(numba_backend, p):
     np.testing.assert_array_equal(got != 0, [True, False, True, False, True])
 
 
-def test_issue6_kernels_match_the_oracle_bitwise_where_no_libm_call_is_involved(numba_backend):
+def test_layer_loss_optimizer_kernels_match_the_oracle_bitwise_where_no_libm_call_is_involved(numba_backend):
     """Dropout, batch norm, MSE and the optimizer steps round every operation like the
     NumPy code (only exp/tanh/log1p may differ by an ulp: libm versus NumPy's own)."""
     oracle = backends.get_backend("numpy")
-    got = _run_issue6_kernels(numba_backend, np.random.default_rng(5))
-    want = _run_issue6_kernels(oracle, np.random.default_rng(5))
+    got = _run_layer_loss_optimizer_kernels(numba_backend, np.random.default_rng(5))
+    want = _run_layer_loss_optimizer_kernels(oracle, np.random.default_rng(5))
     # 0-3 activations (0, 1 relu-like), 4 in-place tanh, 5 dropout, 6-7 MSE loss (a
     # float64 sum, NumPy's pairwise) and gradient, 8-9 BCE, then batch norm and optimizers
     exact = [0, 1, 5, 7] + list(range(10, len(want)))
@@ -287,7 +289,7 @@ def test_issue6_kernels_match_the_oracle_bitwise_where_no_libm_call_is_involved(
         np.testing.assert_array_equal(got[i], want[i], err_msg=f"result {i}")
 
 
-def test_issue6_kernels_flush_denormals_only_when_switched_on(numba_backend, flushing):
+def test_layer_loss_optimizer_kernels_flush_denormals_only_when_switched_on(numba_backend, flushing):
     size = 70001
     tiny = np.full(size, TINY, np.float32)
     out = numba_backend.dropout(tiny, np.ones(size, np.float32), 0.0, np.empty_like(tiny))

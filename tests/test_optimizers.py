@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import fastmlp
-from fastmlp.backends.numpy_backend import NumpyBackend
+from fastmlp.backends.numpy.backend import NumpyBackend
 from fastmlp.optim import OPTIMIZERS, SGD, Adam, AdamW, RMSprop, make_optimizer
 
 EPS32 = float(np.finfo(np.float32).eps)

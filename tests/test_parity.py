@@ -21,7 +21,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fastmlp.backends.base import apply_activation
+import flat_calls
+from fastmlp.backends.numpy.activations import apply_activation
 
 EPS32 = float(np.finfo(np.float32).eps)
 ACTIVATIONS = ["identity", "relu", "leaky_relu", "sigmoid", "tanh"]
@@ -177,8 +178,8 @@ def test_forward_backward(any_backend, oracle, rng, sizes, n, activation):
         bg = [np.full_like(b, np.nan) for b in biases]
         acts = [np.full((n, o), np.nan, np.float32) for _, o in layers]
         grads = [np.full((n, o), np.nan, np.float32) for _, o in layers]
-        loss = backend.forward_backward(x, labels, weights, biases, wg, bg, acts, grads,
-                                        activation)
+        loss = flat_calls.forward_backward(backend, x, labels, weights, biases, wg, bg, acts,
+                                           grads, activation)
         results.append((loss, wg, bg, acts[-1]))
     (loss1, wg1, bg1, z1), (loss0, wg0, bg0, z0) = results
     rel = 2 * sum(sizes) * EPS32  # sum of the layers' K, plus the loss's C
@@ -202,7 +203,7 @@ def test_float64_falls_back_to_the_oracle(any_backend, oracle, rng):
     np.testing.assert_array_equal(g, ref)
 
 
-# -- issue #6 kernels: activations, losses, dropout, batch norm, optimizers ---------------
+# -- layer, loss and optimizer kernels: activations, losses, dropout, batch norm, optimizers ---------------
 # Same error model as above: a sum of K terms carries K*eps relative to the sum of the
 # magnitudes; an elementwise formula a handful of roundings (8 ulps of what enters it).
 @pytest.mark.parametrize("n,f", ROW_SHAPES, ids=ROW_IDS)

@@ -1,6 +1,9 @@
 """Backend.adam_train_steps (several gathered minibatches' forward_backward + adam_step in
 one call) and the training loop's chunked path built on it (Adam.train_steps).
 
+The tests describe a call as one dict of the extension binding's arguments; a backend
+takes the network's arrays among them as a NetworkState (see flat_calls).
+
 Its contract is "the same as the per-step calls", so everything here is checked bitwise
 against the per-step sequence on the same backend: the kernel against forward_backward +
 adam_step called one by one, and fastmlp.train's chunked epochs against its per-step
@@ -9,6 +12,7 @@ the NumPy oracle in test_parity.py.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 
@@ -16,6 +20,7 @@ import numpy as np
 import pytest
 
 import fastmlp
+import flat_calls
 from fastmlp import backends
 
 train_module = importlib.import_module("fastmlp.train")  # fastmlp.train is the function
@@ -44,6 +49,11 @@ def _problem(dtype=np.float32, sizes=SIZES, rows=103, batch=BATCH, seed=0):
     return p, -(-rows // batch)
 
 
+def _backend_call(be):
+    """be.adam_train_steps called with the binding's arguments p."""
+    return functools.partial(flat_calls.adam_train_steps, be)
+
+
 def _per_step(be, p, start, steps, t0):
     """The sequence adam_train_steps stands for, kernel by kernel."""
     losses = []
@@ -51,9 +61,9 @@ def _per_step(be, p, start, steps, t0):
         idx = p["order"][start + s * p["batch_size"]:start + (s + 1) * p["batch_size"]]
         k = idx.shape[0]
         xb, yb = np.take(p["x"], idx, axis=0), np.take(p["labels"], idx)
-        losses.append(be.forward_backward(xb, yb, p["weights"], p["biases"], p["weight_grads"],
-                                          p["bias_grads"], [a[:k] for a in p["acts"]],
-                                          [g[:k] for g in p["grads"]], p["activation"]))
+        losses.append(flat_calls.forward_backward(
+            be, xb, yb, p["weights"], p["biases"], p["weight_grads"], p["bias_grads"],
+            [a[:k] for a in p["acts"]], [g[:k] for g in p["grads"]], p["activation"]))
         be.adam_step(p["params"], p["param_grads"], p["m"], p["v"], p["lr"], p["beta1"],
                      p["beta2"], p["eps"], t0 + s + 1, p["weight_decay"])
     return np.array(losses)
@@ -61,7 +71,7 @@ def _per_step(be, p, start, steps, t0):
 
 def _chunk(be, p, start, steps, t0):
     losses = np.empty(steps)
-    out = be.adam_train_steps(start=start, steps=steps, t0=t0, losses=losses, **p)
+    out = _backend_call(be)(start=start, steps=steps, t0=t0, losses=losses, **p)
     assert out is losses
     return losses
 
@@ -228,12 +238,12 @@ BAD = {
 def test_bad_arguments_are_rejected(case, entry):
     build, exc, match = BAD[case]
     if entry == "python":
-        call = backends.get_backend("numpy").adam_train_steps
+        call = _backend_call(backends.get_backend("numpy"))
     else:
         if not backends.available_backends().get("cpp"):
             pytest.skip("cpp backend not available")
         from fastmlp import _cpp
-        call = (backends.get_backend("cpp").adam_train_steps if entry == "cpp-backend"
+        call = (_backend_call(backends.get_backend("cpp")) if entry == "cpp-backend"
                 else _cpp.adam_train_steps)
     p = build()
     before = p["params"].copy()

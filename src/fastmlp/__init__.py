@@ -29,9 +29,8 @@ from .history import History
 from .model import MLP
 from .optim import SGD, Adam, AdamW, RMSprop
 from .schedules import CosineLR, StepLR
+from ._version import __version__
 from .train import train
-
-__version__ = "0.1.0"
 
 __all__ = [
     "MLP", "MLPClassifier", "SGD", "RMSprop", "Adam", "AdamW", "StepLR", "CosineLR",

@@ -6,40 +6,18 @@ import sys
 
 from . import backends as _backends
 from . import bench as _bench
-from .backends.bfloat16 import MATMUL_PRECISIONS
+from .arguments import SEED_SIZES, layer_sizes, positive_int
+from .backends import MATMUL_PRECISIONS
 from .datasets.toy import TOY_DATASETS
 from .losses import LOSSES
 from .model import HIDDEN_ACTIVATIONS, INIT_ALIASES, INITS
 from .optim import OPTIMIZERS
 from .schedules import SCHEDULES
 
-SEED_SIZES = "784,1024,512,10"
-
-
-def _sizes(text):
-    try:
-        sizes = [int(s) for s in text.replace("-", ",").split(",") if s.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"sizes must be integers like {SEED_SIZES}, got {text!r}")
-    if len(sizes) < 2 or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(f"need at least two positive sizes, got {text!r}")
-    return sizes
-
-
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
 def _add_runtime_options(p):
     p.add_argument("--backend", help="numpy, numba or cpp (default: $FASTMLP_BACKEND, "
                                      "else the fastest that loads)")
-    p.add_argument("--threads", type=_positive_int,
+    p.add_argument("--threads", type=positive_int,
                    help="threads for every backend (default: $FASTMLP_NUM_THREADS)")
     p.add_argument("--data-dir", help="folder with the four MNIST IDX files "
                                       "(default: $FASTMLP_DATA, else the bundled copy)")
@@ -62,7 +40,7 @@ def build_parser():
     t = sub.add_parser("train", help="train an MLP on MNIST or a 2-D toy problem")
     t.add_argument("--dataset", default="mnist", choices=["mnist", *TOY_DATASETS],
                    help="mnist (default) or a seeded 2-D toy problem")
-    t.add_argument("--sizes", type=_sizes, default=None,
+    t.add_argument("--sizes", type=layer_sizes, default=None,
                    help=f"layer sizes, input to output (default {SEED_SIZES} for mnist, "
                         "2,32,32,<classes> for toy data)")
     t.add_argument("--activation", default="relu", choices=HIDDEN_ACTIVATIONS)
@@ -74,7 +52,7 @@ def build_parser():
                    help="cross_entropy (softmax), mse (sigmoid outputs vs one-hot), "
                         "bce (one sigmoid output, two classes)")
     t.add_argument("--epochs", type=int, default=5)
-    t.add_argument("--batch-size", type=_positive_int, default=128)
+    t.add_argument("--batch-size", type=positive_int, default=128)
     t.add_argument("--optimizer", default="adam", choices=list(OPTIMIZERS))
     t.add_argument("--lr", type=float, default=None,
                    help="learning rate (default: the optimizer's; adam 1e-3, sgd 0.01, rmsprop 0.01)")
@@ -88,11 +66,11 @@ def build_parser():
     t.add_argument("--val-split", type=float, default=None,
                    help="fraction of the training data held out for validation "
                         "(default 0, or 0.1 with --early-stopping)")
-    t.add_argument("--early-stopping", type=_positive_int, metavar="PATIENCE",
+    t.add_argument("--early-stopping", type=positive_int, metavar="PATIENCE",
                    help="stop after PATIENCE epochs without a better validation loss; "
                         "the best weights are restored")
     t.add_argument("--schedule", choices=list(SCHEDULES), help="learning-rate schedule")
-    t.add_argument("--step-size", type=_positive_int, help="step schedule: epochs per decay")
+    t.add_argument("--step-size", type=positive_int, help="step schedule: epochs per decay")
     t.add_argument("--gamma", type=float, default=0.1, help="step schedule: decay factor")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--save", metavar="MODEL.npz", help="save the trained model here")
@@ -115,7 +93,7 @@ def build_parser():
     p.add_argument("--out", metavar="DIR", help="where the PNGs go (default: beside the history)")
 
     g = sub.add_parser("gradcheck", help="check backprop against finite differences (float64)")
-    g.add_argument("--sizes", type=_sizes, default=None,
+    g.add_argument("--sizes", type=layer_sizes, default=None,
                    help="layer sizes (default 5,7,6,3; last size 1 with --loss bce)")
     g.add_argument("--activation", default="tanh", choices=HIDDEN_ACTIVATIONS)
     g.add_argument("--loss", default="cross_entropy", choices=list(LOSSES))
@@ -127,7 +105,7 @@ def build_parser():
     g.add_argument("--model", metavar="MODEL.npz", help="check a saved model's architecture "
                    "and parameters instead (dropout off)")
     g.add_argument("--backend", help="numpy, numba or cpp (float64 runs the NumPy kernels)")
-    g.add_argument("--threads", type=_positive_int, help="threads for every backend")
+    g.add_argument("--threads", type=positive_int, help="threads for every backend")
 
     sub.add_parser("backends", help="list backends, whether they load, and their native kernels")
     _bench.add_parser(sub)
@@ -161,7 +139,7 @@ def _load_data(args):
 
 def _default_sizes(args, x, y):
     if args.dataset == "mnist":
-        return _sizes(SEED_SIZES)
+        return layer_sizes(SEED_SIZES)
     return [x.shape[1], 32, 32, 1 if args.loss == "bce" else int(y.max()) + 1]
 
 
@@ -272,8 +250,6 @@ def cmd_eval(args):
 
 
 def cmd_backends(args):
-    from .backends import KERNELS
-
     default = None
     try:
         default = _backends.default_backend_name()
@@ -287,7 +263,7 @@ def cmd_backends(args):
             continue
         backend = _backends.get_backend(name)
         native = backend.native_kernels()
-        fallback = [k for k in KERNELS if k not in native]
+        fallback = [k for k in _backends.KERNELS if k not in native]
         print(f"{name}{mark}: loads [{backend.details()}]")
         print(f"  native:   {', '.join(native) or '-'}")
         print(f"  fallback: {', '.join(fallback) or '-'} (NumPy)")

@@ -14,12 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backends import get_backend
-from .backends.validation import (
-    ACTIVATIONS,
-    check_batch_norm_hyperparameters,
-    check_dropout_rate,
-)
+from .backends import ACTIVATIONS, NetworkState, get_backend
+from .hyperparameters import check_batch_norm_hyperparameters, check_dropout_rate
 from .losses import get_loss
 
 # name -> (fan used for the scale, distribution); weights have zero-mean, biases are zero
@@ -87,6 +83,8 @@ class _Workspace:
         self.noise = [np.empty((capacity, f), dtype) if on else None for f, on in zip(widths, drop)]
         self.dropped = [np.empty((capacity, f), dtype) if on else None
                         for f, on in zip(widths, drop)]
+        # the fused step's view of the network, checked once here
+        self.network = model.network_state(capacity, self) if model.uses_fused_step else None
 
 
 class MLP:
@@ -207,6 +205,11 @@ class MLP:
         """Whether training steps run as one backend.forward_backward call."""
         return self.loss.name == "cross_entropy" and self.dropout == 0 and not self.batch_norm
 
+    @property
+    def min_train_batch(self):
+        """The fewest rows a training batch needs: batch statistics need 2."""
+        return 2 if self.batch_norm else 1
+
     def layer_activation(self, i):
         return self.loss.output_activation if i == self.n_layers - 1 else self.activation
 
@@ -219,11 +222,15 @@ class MLP:
             self._ws = _Workspace(self, max(n, 1))
         return self._ws
 
-    def step_buffers(self, batch_size):
-        """Workspace acts and grads for fused training steps of up to batch_size rows:
-        one [batch_size, width] array of each per layer (backend.adam_train_steps)."""
-        ws = self._workspace(batch_size)
-        return [a[:batch_size] for a in ws.acts], [g[:batch_size] for g in ws.grads]
+    def network_state(self, batch_size, ws=None, **extra):
+        """A NetworkState of this (plain) network for batches of up to batch_size rows, on
+        the workspace's acts and grads (ws, else this model's); `extra` adds Adam's m, v and
+        the minibatch buffers xb, yb (see fastmlp.backends.state.NetworkState)."""
+        ws = self._workspace(batch_size) if ws is None else ws
+        return NetworkState(self.weights, self.biases, self.weight_grads, self.bias_grads,
+                            [a[:batch_size] for a in ws.acts],
+                            [g[:batch_size] for g in ws.grads], self.activation, batch_size,
+                            params=self.params, param_grads=self.grads, **extra)
 
     def _check_input(self, x):
         if not isinstance(x, np.ndarray) or x.ndim != 2 or x.shape[1] != self.sizes[0]:
@@ -297,9 +304,7 @@ class MLP:
         n = x.shape[0]
         ws = self._workspace(n)
         if self.uses_fused_step:
-            return self.backend.forward_backward(
-                x, y, self.weights, self.biases, self.weight_grads, self.bias_grads,
-                [a[:n] for a in ws.acts], [g[:n] for g in ws.grads], self.activation)
+            return self.backend.forward_backward(x, y, ws.network)
         out = self._forward(x, ws, training=True, rng=self._rng if rng is None else rng)
         g = ws.grads[-1][:n]
         loss = getattr(self.backend, self.loss.kernel)(out, y, g)

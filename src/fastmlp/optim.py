@@ -9,7 +9,7 @@ import inspect
 
 import numpy as np
 
-from .backends.validation import (
+from .hyperparameters import (
     check_adam_hyperparameters,
     check_rmsprop_hyperparameters,
     check_sgd_hyperparameters,
@@ -31,6 +31,28 @@ class Optimizer:
 
     def step(self):
         raise NotImplementedError
+
+    def train_steps(self, x, y, order, start, steps, batch_size, xb, yb, losses, rng=None):
+        """`steps` whole training steps; step s trains on rows
+        order[start + s*batch_size:][:batch_size] of (x, y), gathered into xb / yb, and
+        stores its loss in losses[s]. This default runs model.loss_and_grad + step() per
+        batch (dropout masks from `rng`); a batch too small to train on
+        (model.min_train_batch) is skipped and its loss left as it was. The last trained
+        step's gradients stay in model.grads. x, y and order as the training loop prepares
+        them (contiguous, model dtype / int64).
+        """
+        model = self.model
+        for s in range(steps):
+            first = start + s * batch_size
+            idx = order[first:first + batch_size]
+            k = idx.shape[0]
+            if k < model.min_train_batch:
+                continue
+            np.take(x, idx, axis=0, out=xb[:k])
+            np.take(y, idx, out=yb[:k])
+            losses[s] = model.loss_and_grad(xb[:k], yb[:k], rng=rng)
+            self.step()
+        return losses
 
     def __repr__(self):
         fields = ", ".join(f"{k}={v}" for k, v in self.hyperparameters().items())
@@ -102,6 +124,7 @@ class Adam(Optimizer):
         self.m = self._state()
         self.v = self._state()
         self.t = 0
+        self._network = None  # the NetworkState of train_steps, built on first use
 
     def step(self):
         self.t += 1
@@ -110,27 +133,26 @@ class Adam(Optimizer):
             self.beta2, self.eps, self.t, self.weight_decay)
 
     def can_train_steps(self):
-        """Whether train_steps can run this optimizer's steps: plain Adam (not a subclass
-        with another rule) on a model whose steps are one fused forward_backward."""
+        """Whether train_steps can run this optimizer's steps as one fused kernel: plain
+        Adam (not a subclass with another rule) on a model whose steps are one fused
+        forward_backward."""
         return (self._kernel == "adam_step" and type(self).step is Adam.step
                 and self.model.uses_fused_step)
 
-    def train_steps(self, x, y, order, start, steps, batch_size, xb, yb, losses):
-        """`steps` whole training steps in one backend.adam_train_steps call.
-
-        Step s trains on rows order[start + s*batch_size:][:batch_size] of (x, y), gathered
-        into xb / yb; its loss goes to losses[s]. Same results as loss_and_grad + step() per
-        batch; the step counter advances by `steps` and the last step's gradients stay in
-        model.grads. x, y and order as the training loop prepares them (contiguous, model
-        dtype / int64).
-        """
-        model = self.model
-        acts, grads = model.step_buffers(batch_size)
-        model.backend.adam_train_steps(
-            x, y, order, start, batch_size, steps, xb, yb, model.weights, model.biases,
-            model.weight_grads, model.bias_grads, acts, grads, model.activation, model.params,
-            model.grads, self.m, self.v, self.lr, self.beta1, self.beta2, self.eps, self.t,
-            self.weight_decay, losses)
+    def train_steps(self, x, y, order, start, steps, batch_size, xb, yb, losses, rng=None):
+        """Optimizer.train_steps in one backend.adam_train_steps call where it can
+        (can_train_steps), with the same results as the per-step path; the step counter
+        advances by `steps`."""
+        if not self.can_train_steps():
+            return super().train_steps(x, y, order, start, steps, batch_size, xb, yb, losses,
+                                       rng)
+        state = self._network
+        if state is None or state.xb is not xb or state.yb is not yb:  # a new training run
+            state = self._network = self.model.network_state(batch_size, m=self.m, v=self.v,
+                                                             xb=xb, yb=yb)
+        self.model.backend.adam_train_steps(x, y, order, start, steps, state, self.lr,
+                                            self.beta1, self.beta2, self.eps, self.t,
+                                            self.weight_decay, losses)
         self.t += steps
         return losses
 

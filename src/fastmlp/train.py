@@ -5,6 +5,7 @@ Around the steps: an optional validation split, a learning-rate schedule, callba
 """
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
@@ -13,21 +14,22 @@ from tqdm.auto import tqdm
 from .callbacks import Callback, EarlyStopping, FunctionCallback
 from .history import History
 from .model import check_labels
-from .optim import Adam, Optimizer, make_optimizer
+from .optim import Optimizer, make_optimizer
 from .schedules import make_schedule
 
 __all__ = ["History", "train"]
 
-# Adam on a plain network trains in chunks of up to this many steps per backend call
-# (Adam.train_steps), cut where grad norms are sampled and the progress bar updates;
-# 0 or 1 runs one loss_and_grad + step() per batch. Both give the same bits.
+# Steps run in chunks of up to this many per optimizer.train_steps call (Adam on a plain
+# network: one backend call per chunk), cut where grad norms are sampled and the progress
+# bar updates; 0 or 1 runs every optimizer's per-step path (Optimizer.train_steps: one
+# loss_and_grad + step() per batch). Both give the same bits.
 FUSED_CHUNK_STEPS = 50
 BAR_EVERY = 25  # steps between progress-bar updates
 
 
 def _chunk_end(s, steps, norm_every, bar_every):
     """Last step of the chunk starting at step s: where norms are sampled or the bar updates."""
-    end = min(steps - 1, s + FUSED_CHUNK_STEPS - 1)
+    end = min(steps - 1, s + max(FUSED_CHUNK_STEPS, 1) - 1)
     if norm_every:
         end = min(end, s + (-s) % norm_every)
     if bar_every:
@@ -141,8 +143,10 @@ def train(model, x_train, y_train, x_test=None, y_test=None, *, epochs=5, batch_
     yb = np.empty(batch_size, np.int64)
     steps = -(-n // batch_size)
     norm_every = max(1, steps // norm_samples) if norm_samples else 0
-    min_batch = 2 if model.batch_norm else 1
-    chunked = FUSED_CHUNK_STEPS > 1 and isinstance(opt, Adam) and opt.can_train_steps()
+    min_batch = model.min_train_batch
+    # FUSED_CHUNK_STEPS of 0 or 1: the per-step path, whatever the optimizer
+    train_steps = (opt.train_steps if FUSED_CHUNK_STEPS > 1
+                   else functools.partial(Optimizer.train_steps, opt))
     losses = np.empty(max(FUSED_CHUNK_STEPS, 1))
     bar_every = BAR_EVERY if progress else 0
     history = History()
@@ -159,39 +163,26 @@ def train(model, x_train, y_train, x_test=None, y_test=None, *, epochs=5, batch_
         bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{epochs}", leave=False,
                    disable=not progress, unit="step")
         start = time.perf_counter()
-        s = 0
-        while chunked and s < steps:  # the same steps, many per kernel call
+        s, loss = 0, nan
+        while s < steps:
             end = _chunk_end(s, steps, norm_every, bar_every)
-            opt.train_steps(x_train, y_train, order, s * batch_size, end + 1 - s, batch_size,
-                            xb, yb, losses[:end + 1 - s])
-            for j, loss in enumerate(losses[:end + 1 - s].tolist(), s):
+            train_steps(x_train, y_train, order, s * batch_size, end + 1 - s, batch_size,
+                        xb, yb, losses[:end + 1 - s], rng=rng)
+            trained = False  # whether step `end` trained (a too-small batch is skipped)
+            for j, loss_j in enumerate(losses[:end + 1 - s].tolist(), s):
                 k = min(batch_size, n - j * batch_size)
-                total += loss * k
-                seen += k
-            if norm_every and end % norm_every == 0:  # the chunk's last gradients
+                trained = k >= min_batch
+                if trained:
+                    loss = loss_j
+                    total += loss * k
+                    seen += k
+            if trained and norm_every and end % norm_every == 0:  # the chunk's last gradients
                 norm_sum += _layer_norms(model.grads, model.layer_slices)
                 norm_count += 1
             if progress and (end % BAR_EVERY == 0 or end == steps - 1):
                 bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
                 bar.update(end + 1 - bar.n)
             s = end + 1
-        for s in range(s, steps):  # one step per iteration (when not chunked)
-            idx = order[s * batch_size:(s + 1) * batch_size]
-            k = idx.shape[0]
-            if k < min_batch:
-                continue
-            np.take(x_train, idx, axis=0, out=xb[:k])
-            np.take(y_train, idx, out=yb[:k])
-            loss = model.loss_and_grad(xb[:k], yb[:k], rng=rng)
-            if norm_every and s % norm_every == 0:
-                norm_sum += _layer_norms(model.grads, model.layer_slices)
-                norm_count += 1
-            opt.step()
-            total += loss * k
-            seen += k
-            if progress and (s % BAR_EVERY == 0 or s == steps - 1):
-                bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-                bar.update(s + 1 - bar.n)
         seconds = time.perf_counter() - start
         bar.close()
 

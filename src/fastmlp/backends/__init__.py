@@ -9,18 +9,14 @@ matmuls.
 """
 from __future__ import annotations
 
-import importlib
 import os
 
 from .base import KERNELS, Backend
 from .bfloat16 import DEFAULT_MATMUL_PRECISION, MATMUL_PRECISIONS, check_matmul_precision
-
-# name -> (module, class); listed fastest first, which is the default order
-_REGISTRY = {
-    "cpp": ("fastmlp.backends.cpp_backend", "CppBackend"),
-    "numba": ("fastmlp.backends.numba_backend", "NumbaBackend"),
-    "numpy": ("fastmlp.backends.numpy_backend", "NumpyBackend"),
-}
+from .catalog import BACKENDS
+from .catalog import backend_class, backends_with_matmul_precision
+from .state import NetworkState
+from .validation import ACTIVATIONS
 
 _loaded: dict[str, Backend] = {}
 _load_errors: dict[str, str] = {}
@@ -36,20 +32,19 @@ class BackendError(ValueError):
 
 def backend_names():
     """All known backend names, fastest first."""
-    return list(_REGISTRY)
+    return list(BACKENDS)
 
 
 def _load(name):
     if name in _loaded:
         return _loaded[name]
-    if name not in _REGISTRY:
-        raise BackendError(f"unknown backend {name!r}; known backends: {', '.join(_REGISTRY)}")
+    if name not in BACKENDS:
+        raise BackendError(f"unknown backend {name!r}; known backends: {', '.join(BACKENDS)}")
     if name in _load_errors:
         raise BackendError(f"backend {name!r} cannot be loaded: {_load_errors[name]}")
     precision = get_matmul_precision()  # a bad FASTMLP_MATMUL_PRECISION fails before loading
-    module_name, cls_name = _REGISTRY[name]
     try:
-        backend = getattr(importlib.import_module(module_name), cls_name)()
+        backend = backend_class(name)()
     except Exception as exc:  # ImportError, or a native library failing to initialize
         _load_errors[name] = str(exc) or type(exc).__name__
         raise BackendError(f"backend {name!r} cannot be loaded: {_load_errors[name]}") from exc
@@ -65,7 +60,7 @@ def _load(name):
 def available_backends():
     """Maps each known backend name to whether it loads on this machine."""
     result = {}
-    for name in _REGISTRY:
+    for name in BACKENDS:
         try:
             _load(name)
             result[name] = True
@@ -86,12 +81,12 @@ def load_error(name):
 def _initial_default():
     env = os.environ.get("FASTMLP_BACKEND", "").strip()
     if env:
-        if env not in _REGISTRY:
+        if env not in BACKENDS:
             raise BackendError(f"FASTMLP_BACKEND={env!r} is not a known backend; "
-                               f"known backends: {', '.join(_REGISTRY)}")
+                               f"known backends: {', '.join(BACKENDS)}")
         _load(env)  # raises with the reason if it cannot load
         return env
-    for name in _REGISTRY:
+    for name in BACKENDS:
         try:
             _load(name)
             return name
@@ -216,25 +211,10 @@ def _push_matmul_precision(backend, name):
                                  else DEFAULT_MATMUL_PRECISION)
 
 
-def backends_with_matmul_precision(name):
-    """Names of the backends whose float32 matmuls offer precision `name` (loaded or not;
-    a backend that cannot be imported is left out)."""
-    name = check_matmul_precision(name)
-    result = []
-    for backend_name, (module_name, cls_name) in _REGISTRY.items():
-        try:
-            cls = getattr(importlib.import_module(module_name), cls_name)
-        except Exception:  # cannot load here: it offers nothing
-            continue
-        if name in cls.matmul_precisions:
-            result.append(backend_name)
-    return result
-
-
 __all__ = [
-    "KERNELS", "Backend", "BackendError", "available_backends", "backend_names",
-    "get_backend", "set_backend", "get_num_threads", "set_num_threads", "load_error",
-    "default_backend_name", "get_flush_denormals", "set_flush_denormals",
+    "KERNELS", "ACTIVATIONS", "Backend", "NetworkState", "BackendError", "available_backends",
+    "backend_names", "get_backend", "set_backend", "get_num_threads", "set_num_threads",
+    "load_error", "default_backend_name", "get_flush_denormals", "set_flush_denormals",
     "MATMUL_PRECISIONS", "get_matmul_precision", "set_matmul_precision",
     "backends_with_matmul_precision",
 ]

@@ -1,20 +1,20 @@
-"""The Backend interface, whose default methods are the NumPy reference kernels.
+"""The Backend interface: the kernels, their contracts, validate-then-dispatch.
 
 Every kernel has a public method that validates its arguments
 (:mod:`fastmlp.backends.validation`) and then calls the private ``_kernel`` method.
-A compiled backend overrides only the ``_kernel`` methods it implements natively, for
-the dtypes in its ``native_dtypes``; everything else falls back to the NumPy code here,
-so each backend always offers every kernel and ``native_kernels()`` says which are its own.
+A backend implements the ``_kernel`` methods it has natively, for the dtypes in its
+``native_dtypes``; every other kernel and dtype runs its `fallback`, the NumPy kernels
+(:mod:`fastmlp.backends.numpy`), so each backend always offers every kernel and
+``native_kernels()`` says which are its own.
 """
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
 from . import validation as check
 from .bfloat16 import DEFAULT_MATMUL_PRECISION, MATMUL_PRECISIONS, check_matmul_precision
-from .bfloat16 import round_to_bfloat16
+from .catalog import backends_with_matmul_precision
+from .numpy import NumpyKernels
 
 # The kernels of the interface, in the order `fastmlp backends` lists them.
 KERNELS = (
@@ -25,7 +25,7 @@ KERNELS = (
     "softmax_cross_entropy",
     "adam_step",
     "forward_backward",
-    # issue #6: the building blocks of dropout, batch norm, other losses and optimizers
+    # the building blocks of dropout, batch norm, other losses and optimizers
     "activation_forward",
     "mse_loss",
     "sigmoid_binary_cross_entropy",
@@ -42,31 +42,6 @@ KERNELS = (
 
 # The kernels whose work includes a GEMM: the matmul precision applies to them.
 GEMM_KERNELS = ("gemm", "dense_forward", "forward_backward", "adam_train_steps")
-
-LEAKY_RELU_SLOPE = 0.01  # torch.nn.LeakyReLU's default negative slope
-
-
-def _sigmoid(x, out):
-    # exp of a non-positive number only: no overflow for large |x|
-    e = np.exp(-np.abs(x))
-    np.divide(np.where(x >= 0, 1.0, e), 1.0 + e, out=out)
-    return out
-
-
-def apply_activation(activation, pre, out):
-    """out = act(pre); out may be pre itself."""
-    if activation == "relu":
-        np.maximum(pre, 0, out=out)
-    elif activation == "leaky_relu":
-        np.multiply(pre, np.where(pre > 0, 1.0, LEAKY_RELU_SLOPE).astype(pre.dtype), out=out)
-    elif activation == "sigmoid":
-        _sigmoid(pre, out)
-    elif activation == "tanh":
-        np.tanh(pre, out=out)
-    elif out is not pre:
-        np.copyto(out, pre)
-    return out
-
 
 class Backend:
     """A set of kernels; see the table in docs/ARCHITECTURE.md for each contract.
@@ -85,8 +60,8 @@ class Backend:
       float32, and so do the parameters and optimizer state: mixed precision like torch's
       bfloat16 autocast, but with float32 outputs.
 
-    float64 kernels are never rounded (it is a float32-matmul setting). The NumPy kernels of
-    this class offer both precisions, bfloat16 by exact emulation (operands rounded to
+    float64 kernels are never rounded (it is a float32-matmul setting). The NumPy kernels
+    (the fallback) offer both precisions, bfloat16 by exact emulation (operands rounded to
     bfloat16 values held in float32, then np.matmul in float32): the oracle the compiled
     backends are tested against. A subclass that implements a GEMM kernel itself
     (`_gemm`, `_dense_forward`, `_forward_backward` or `_adam_train_steps`) offers "float32"
@@ -94,9 +69,11 @@ class Backend:
     to switch every backend at once; backends without the precision keep "float32".
     """
 
-    name = "numpy"
-    # dtypes whose kernels are this backend's own; other dtypes use the NumPy code
+    name = ""
+    # dtypes whose kernels are this backend's own; other dtypes use the fallback's
     native_dtypes = (np.dtype(np.float32), np.dtype(np.float64))
+    # the kernels that run where a backend has none of its own: the NumPy oracle's
+    fallback = NumpyKernels
     # matmul precisions this backend's float32 GEMMs offer (see the class docstring)
     matmul_precisions = MATMUL_PRECISIONS
     _matmul_precision = DEFAULT_MATMUL_PRECISION
@@ -112,15 +89,17 @@ class Backend:
     # -- introspection ----------------------------------------------------------------
     @classmethod
     def native_kernels(cls):
-        """Names of the kernels this backend implements itself (not inherited from NumPy)."""
-        if cls is Backend or cls.name == "numpy":
-            return list(KERNELS)
-        return [k for k in KERNELS if getattr(cls, "_" + k) is not getattr(Backend, "_" + k)]
+        """Names of the kernels this backend implements itself (not its fallback's)."""
+        return [k for k in KERNELS if hasattr(cls, "_" + k)]
 
     def _impl(self, kernel, dtype):
+        """The `_kernel` method that runs for `dtype`: this backend's own, else the
+        fallback's, bound to this backend (so composed kernels call its public ones)."""
         if dtype in self.native_dtypes:
-            return getattr(self, kernel)
-        return getattr(Backend, kernel).__get__(self)
+            own = getattr(self, kernel, None)
+            if own is not None:
+                return own
+        return getattr(self.fallback, kernel).__get__(self)
 
     @staticmethod
     def set_num_threads(n):
@@ -156,8 +135,6 @@ class Backend:
         """
         name = check_matmul_precision(name)
         if name not in self.matmul_precisions:
-            from . import backends_with_matmul_precision  # the registry imports this module
-
             others = [n for n in backends_with_matmul_precision(name) if n != self.name]
             raise ValueError(
                 f"backend {self.name!r} computes float32 matmuls in "
@@ -175,7 +152,7 @@ class Backend:
 
     def details(self):
         """One line about the implementation, for `fastmlp backends`."""
-        return f"numpy {np.__version__}, matmul={self.matmul_precision}"
+        return f"matmul={self.matmul_precision}"
 
     def __repr__(self):
         return f"<fastmlp backend {self.name!r}>"
@@ -229,49 +206,43 @@ class Backend:
                                               float(beta2), float(eps), int(step),
                                               float(weight_decay))
 
-    def forward_backward(self, x, labels, weights, biases, weight_grads, bias_grads, acts,
-                         grads, activation):
+    def forward_backward(self, x, labels, state):
         """A whole training step's forward and backward pass of a plain MLP; returns the loss.
 
-        Layer i computes acts[i] = act_i(acts[i-1] @ weights[i].T + biases[i]) (acts[-1] = x),
-        with `activation` on hidden layers and identity on the last; the loss is softmax
-        cross-entropy of acts[-1] against labels. Fills weight_grads/bias_grads, using
-        grads[i] (same shapes as acts[i]) as scratch for d(loss)/d(pre-activation).
-        The NumPy version is the kernel sequence below; a compiled backend may run it as
-        one native call, which removes the per-kernel Python overhead on small networks.
+        `state` is a :class:`~fastmlp.backends.state.NetworkState` (checked when it was
+        built); x has at most state.batch_size rows, n. Layer i computes
+        acts[i][:n] = act_i(acts[i-1][:n] @ weights[i].T + biases[i]) (acts[-1] = x), with
+        state.activation on hidden layers and identity on the last; the loss is softmax
+        cross-entropy of the last layer's outputs against labels. Fills weight_grads /
+        bias_grads, using grads[i][:n] as scratch for d(loss)/d(pre-activation).
+        The NumPy version is that kernel sequence; a compiled backend may run it as one
+        native call, which removes the per-kernel Python overhead on small networks.
         Every GEMM in it (forward, weight and input gradients) runs in the backend's
         matmul_precision; the loss and everything else stay float32.
         """
-        check.check_forward_backward(x, labels, weights, biases, weight_grads, bias_grads,
-                                     acts, grads, activation)
-        return float(self._impl("_forward_backward", x.dtype)(
-            x, labels, weights, biases, weight_grads, bias_grads, acts, grads, activation))
+        check.check_forward_backward(x, labels, state)
+        return float(self._impl("_forward_backward", x.dtype)(x, labels, state))
 
-    def adam_train_steps(self, x, labels, order, start, batch_size, steps, xb, yb, weights,
-                         biases, weight_grads, bias_grads, acts, grads, activation, params,
-                         param_grads, m, v, lr, beta1, beta2, eps, t0, weight_decay, losses):
+    def adam_train_steps(self, x, labels, order, start, steps, state, lr, beta1, beta2, eps,
+                         t0, weight_decay, losses):
         """`steps` Adam training steps of a plain MLP in one call; returns losses.
 
-        Step s (0-based) gathers the rows order[start + s*batch_size : start + (s+1)*batch_size]
+        `state` is a NetworkState with params, param_grads, m, v, xb and yb; b is its
+        batch_size. Step s (0-based) gathers the rows order[start + s*b : start + (s+1)*b]
         (the last step may get fewer, down to 1) of x and labels into the first k rows of
-        xb[batch_size, features] and yb[batch_size], runs forward_backward on them with the
-        first k rows of acts and grads ([batch_size, width] each), then one adam_step over the
-        flat params / param_grads (which weights, biases / weight_grads, bias_grads view) with
-        step number t0 + s + 1, and stores its loss in losses[s] (float64, shape (steps,)).
-        Afterwards the gradients of the last step are left in param_grads. The NumPy version
-        is exactly that sequence of public kernels, so every backend gets the same bits as
-        calling them one by one; a compiled backend may run the chunk as one native call.
-        Its GEMMs run in the backend's matmul_precision; params, m and v stay float32.
+        xb and yb, runs forward_backward on them, then one adam_step over the flat params /
+        param_grads with m, v and step number t0 + s + 1, and stores its loss in losses[s]
+        (float64, shape (steps,)). Afterwards the gradients of the last step are left in
+        param_grads. The NumPy version is exactly that sequence of public kernels, so every
+        backend gets the same bits as calling them one by one; a compiled backend may run
+        the chunk as one native call. Its GEMMs run in the backend's matmul_precision;
+        params, m and v stay float32.
         """
-        check.check_adam_train_steps(x, labels, order, start, batch_size, steps, xb, yb, weights,
-                                     biases, weight_grads, bias_grads, acts, grads, activation,
-                                     params, param_grads, m, v, lr, beta1, beta2, eps, t0,
-                                     weight_decay, losses)
-        self._impl("_adam_train_steps", xb.dtype)(
-            x, labels, order, int(start), int(batch_size), int(steps), xb, yb, weights, biases,
-            weight_grads, bias_grads, acts, grads, activation, params, param_grads, m, v,
-            float(lr), float(beta1), float(beta2), float(eps), int(t0), float(weight_decay),
-            losses)
+        check.check_adam_train_steps(x, labels, order, start, steps, state, lr, beta1, beta2,
+                                     eps, t0, weight_decay, losses)
+        self._impl("_adam_train_steps", x.dtype)(
+            x, labels, order, int(start), int(steps), state, float(lr), float(beta1),
+            float(beta2), float(eps), int(t0), float(weight_decay), losses)
         return losses
 
     def activation_forward(self, activation, x, out):
@@ -379,194 +350,3 @@ class Backend:
         self._impl("_adamw_step", param.dtype)(param, grad, m, v, float(lr), float(beta1),
                                                float(beta2), float(eps), int(step),
                                                float(weight_decay))
-
-    # -- NumPy reference implementations (the oracle) -----------------------------------
-    def _forward_backward(self, x, labels, weights, biases, weight_grads, bias_grads, acts,
-                          grads, activation):
-        # Composed from the public kernels, so a backend that lacks a fused step still
-        # runs its own native kernels here.
-        last = len(weights) - 1
-        inp = x
-        for i in range(last + 1):
-            self.dense_forward(inp, weights[i], biases[i], acts[i],
-                               "identity" if i == last else activation)
-            inp = acts[i]
-        loss = self.softmax_cross_entropy(acts[last], labels, grads[last])
-        for i in range(last, -1, -1):
-            inp = x if i == 0 else acts[i - 1]
-            self.gemm(grads[i], inp, weight_grads[i], trans_a=True)
-            self.bias_grad(grads[i], bias_grads[i])
-            if i > 0:
-                self.gemm(grads[i], weights[i], grads[i - 1])
-                self.activation_backward(activation, grads[i - 1], acts[i - 1], None,
-                                         grads[i - 1])
-        return loss
-
-
-    def _gemm(self, a, b, out, trans_a, trans_b, alpha, beta):
-        opa = a.T if trans_a else a
-        opb = b.T if trans_b else b
-        if self._bf16_matmul(out.dtype):  # exact products of the rounded operands
-            opa, opb = round_to_bfloat16(opa), round_to_bfloat16(opb)
-        if beta == 0.0:
-            np.matmul(opa, opb, out=out)
-            if alpha != 1.0:
-                out *= alpha
-        else:
-            prod = np.matmul(opa, opb)
-            out *= beta
-            out += alpha * prod if alpha != 1.0 else prod
-
-    def _dense_forward(self, x, w, b, out, activation, pre):
-        target = out if pre is None else pre
-        if self._bf16_matmul(out.dtype):  # exact products of the rounded operands
-            x, w = round_to_bfloat16(x), round_to_bfloat16(w)
-        np.matmul(x, w.T, out=target)
-        target += b
-        apply_activation(activation, target, out)
-
-    def _activation_backward(self, activation, grad, out_act, pre, out):
-        ref = out_act if out_act is not None else pre
-        if activation == "relu":
-            np.multiply(grad, ref > 0, out=out)
-        elif activation == "leaky_relu":
-            np.multiply(grad, np.where(ref > 0, 1.0, LEAKY_RELU_SLOPE).astype(out.dtype), out=out)
-        elif activation == "sigmoid":
-            np.multiply(grad, out_act * (1 - out_act), out=out)
-        elif activation == "tanh":
-            np.multiply(grad, 1 - out_act * out_act, out=out)
-        elif out is not grad:
-            np.copyto(out, grad)
-
-    def _bias_grad(self, grad, out):
-        np.sum(grad, axis=0, out=out)
-
-    def _softmax_cross_entropy(self, logits, labels, grad):
-        n = logits.shape[0]
-        rows = np.arange(n)
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        np.exp(shifted, out=grad)
-        sums = grad.sum(axis=1, keepdims=True)
-        grad /= sums
-        # loss_i = log(sum_j exp(z_ij)) - z_i,label (accumulated in float64)
-        loss = np.sum(np.log(sums[:, 0], dtype=np.float64) - shifted[rows, labels]) / n
-        grad[rows, labels] -= 1
-        grad /= n
-        return loss
-
-    def _adam_step(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay):
-        # Python-float coefficients keep every temporary in the parameters' dtype
-        g = grad + weight_decay * param if weight_decay else grad
-        m *= beta1
-        m += (1.0 - beta1) * g
-        v *= beta2
-        v += (1.0 - beta2) * (g * g)
-        bias1 = 1.0 - beta1 ** step
-        bias2 = 1.0 - beta2 ** step
-        denom = np.sqrt(v)
-        denom *= 1.0 / math.sqrt(bias2)
-        denom += eps
-        update = np.divide(m, denom, out=denom)
-        update *= lr / bias1
-        param -= update
-
-
-    def _adam_train_steps(self, x, labels, order, start, batch_size, steps, xb, yb, weights,
-                          biases, weight_grads, bias_grads, acts, grads, activation, params,
-                          param_grads, m, v, lr, beta1, beta2, eps, t0, weight_decay, losses):
-        # Composed from the public kernels (as the training loop calls them step by step),
-        # so a backend without a native chunk still runs its own native kernels here.
-        for s in range(steps):
-            idx = order[start + s * batch_size:start + (s + 1) * batch_size]
-            k = idx.shape[0]
-            np.take(x, idx, axis=0, out=xb[:k])
-            np.take(labels, idx, out=yb[:k])
-            losses[s] = self.forward_backward(xb[:k], yb[:k], weights, biases, weight_grads,
-                                              bias_grads, [a[:k] for a in acts],
-                                              [g[:k] for g in grads], activation)
-            self.adam_step(params, param_grads, m, v, lr, beta1, beta2, eps, t0 + s + 1,
-                           weight_decay)
-
-    def _activation_forward(self, activation, x, out):
-        apply_activation(activation, x, out)
-
-    def _mse_loss(self, outputs, labels, grad):
-        n, c = outputs.shape
-        np.copyto(grad, outputs)
-        grad[np.arange(n), labels] -= 1
-        loss = np.sum(np.square(grad, dtype=np.float64)) / (n * c)
-        grad *= 2.0 / (n * c)
-        return loss
-
-    def _sigmoid_binary_cross_entropy(self, logits, labels, grad):
-        z = logits[:, 0]
-        y = labels.astype(logits.dtype)
-        # log(1 + exp(z)) - y z = max(z, 0) - y z + log1p(exp(-|z|)): no overflow
-        loss = np.sum(np.maximum(z, 0) - y * z + np.log1p(np.exp(-np.abs(z))), dtype=np.float64)
-        _sigmoid(logits, grad)
-        grad[:, 0] -= y
-        grad *= 1.0 / z.shape[0]
-        return loss / z.shape[0]
-
-    def _dropout(self, x, noise, p, out):
-        np.multiply(x, noise >= p, out=out)
-        out *= 1.0 / (1.0 - p)
-
-    def _batch_norm_forward(self, x, gamma, beta, out, mean, invstd, running_mean, running_var,
-                            momentum, eps):
-        n = x.shape[0]
-        np.mean(x, axis=0, out=mean)
-        centered = x - mean
-        var = np.mean(centered * centered, axis=0)  # biased: what normalizes the batch
-        np.sqrt(var + eps, out=invstd)
-        np.divide(1.0, invstd, out=invstd)
-        np.multiply(centered, invstd * gamma, out=out)
-        out += beta
-        running_mean *= 1.0 - momentum
-        running_mean += momentum * mean
-        running_var *= 1.0 - momentum
-        running_var += (momentum * n / (n - 1)) * var  # unbiased, as torch keeps it
-
-    def _batch_norm_inference(self, x, gamma, beta, running_mean, running_var, out, eps):
-        scale = gamma / np.sqrt(running_var + eps)
-        np.subtract(x, running_mean, out=out)
-        out *= scale
-        out += beta
-
-    def _batch_norm_backward(self, grad, x, gamma, mean, invstd, grad_x, grad_gamma, grad_beta):
-        n = x.shape[0]
-        xhat = (x - mean) * invstd
-        np.sum(grad, axis=0, out=grad_beta)
-        np.sum(grad * xhat, axis=0, out=grad_gamma)
-        # reductions first, so grad_x may overwrite grad
-        xhat *= grad_gamma * (1.0 / n)
-        np.subtract(grad, grad_beta * (1.0 / n), out=grad_x)
-        grad_x -= xhat
-        grad_x *= gamma * invstd
-
-    def _sgd_step(self, param, grad, buf, lr, momentum, nesterov, weight_decay):
-        g = grad + weight_decay * param if weight_decay else grad
-        if momentum:
-            buf *= momentum
-            buf += g
-            g = g + momentum * buf if nesterov else buf
-        param -= lr * g
-
-    def _rmsprop_step(self, param, grad, square_avg, buf, lr, alpha, eps, momentum,
-                      weight_decay):
-        g = grad + weight_decay * param if weight_decay else grad
-        square_avg *= alpha
-        square_avg += (1.0 - alpha) * (g * g)
-        d = np.sqrt(square_avg)
-        d += eps
-        np.divide(g, d, out=d)
-        if momentum:
-            buf *= momentum
-            buf += d
-            d = buf
-        param -= lr * d
-
-    def _adamw_step(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay):
-        param *= 1.0 - lr * weight_decay
-        # the Adam part runs the backend's own adam_step where it has one
-        self._impl("_adam_step", param.dtype)(param, grad, m, v, lr, beta1, beta2, eps, step, 0.0)

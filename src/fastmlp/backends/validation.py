@@ -11,6 +11,14 @@ import operator
 
 import numpy as np
 
+from ..hyperparameters import (
+    check_adam_hyperparameters,
+    check_batch_norm_hyperparameters,
+    check_dropout_rate,
+    check_rmsprop_hyperparameters,
+    check_sgd_hyperparameters,
+)
+
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh")
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -174,54 +182,89 @@ def check_adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay
         raise ValueError(f"step must be an integer >= 1, got {step!r}")
 
 
-def check_adam_hyperparameters(lr, beta1, beta2, eps, weight_decay):
-    if not lr >= 0.0:
-        raise ValueError(f"lr must be >= 0, got {lr!r}")
-    if not 0.0 <= beta1 < 1.0:
-        raise ValueError(f"beta1 must be in [0, 1), got {beta1!r}")
-    if not 0.0 <= beta2 < 1.0:
-        raise ValueError(f"beta2 must be in [0, 1), got {beta2!r}")
-    if not eps > 0.0:
-        raise ValueError(f"eps must be > 0, got {eps!r}")
-    if not weight_decay >= 0.0:
-        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
+def check_network_state(weights, biases, weight_grads, bias_grads, acts, grads, activation,
+                        batch_size, params, param_grads, m, v, xb, yb):
+    """NetworkState's arrays: the layers' parameters and gradients, workspaces of
+    batch_size rows, and, where given, the flat params / param_grads the layers view,
+    Adam's m and v, the minibatch buffers xb / yb. Written arrays overlap nothing."""
+    layers = _layer_count(weights, biases, weight_grads, bias_grads, acts, grads)
+    check_activation(activation)
+    rows = _index(batch_size, "batch_size", 1)
+    _check_layers(rows, None, weights, biases, weight_grads, bias_grads, acts, grads)
+    named = []
+    for i in range(layers):
+        named += [(weights[i], f"weights[{i}]", False), (biases[i], f"biases[{i}]", False),
+                  (weight_grads[i], f"weight_grads[{i}]", True),
+                  (bias_grads[i], f"bias_grads[{i}]", True),
+                  (acts[i], f"acts[{i}]", True), (grads[i], f"grads[{i}]", True)]
+    if params is not None or param_grads is not None:
+        _out(params, "params")
+        _ndim(params, "params", 1)
+        _same_dtype(weights[0], "weights[0]", (params, "params"))
+        _state(params, param_grads, "param_grads")
+        for i in range(layers):
+            _inside(weights[i], f"weights[{i}]", params, "params")
+            _inside(biases[i], f"biases[{i}]", params, "params")
+            _inside(weight_grads[i], f"weight_grads[{i}]", param_grads, "param_grads")
+            _inside(bias_grads[i], f"bias_grads[{i}]", param_grads, "param_grads")
+        # the flat arrays stand for their views in the overlap check
+        named = [(params, "params", True), (param_grads, "param_grads", True)]
+        named += [(a, f"acts[{i}]", True) for i, a in enumerate(acts)]
+        named += [(g, f"grads[{i}]", True) for i, g in enumerate(grads)]
+    if m is not None or v is not None:
+        if params is None:
+            raise ValueError("Adam's m and v need the flat params they belong to")
+        _state(params, m, "m")
+        _state(params, v, "v")
+        named += [(m, "m", True), (v, "v", True)]
+    if xb is not None:
+        _out(xb, "xb")
+        features = weights[0].shape[1]
+        if xb.shape != (rows, features):
+            raise ValueError(f"xb must have shape {(rows, features)}, got {xb.shape}")
+        _same_dtype(xb, "xb", (weights[0], "weights[0]"))
+        _int64_vector(yb, "yb", writable=True)
+        if yb.shape != (rows,):
+            raise ValueError(f"yb must have shape {(rows,)}, got {yb.shape}")
+        named += [(xb, "xb", True), (yb, "yb", True)]
+    elif yb is not None:
+        raise ValueError("yb needs xb")
+    _check_disjoint(named)
 
 
-def check_forward_backward(x, labels, weights, biases, weight_grads, bias_grads, acts, grads,
-                           activation):
-    n = _check_layers(x, weights, biases, weight_grads, bias_grads, acts, grads, activation)
-    _int_labels(labels, n)
-    classes = weights[-1].shape[0]
-    if n and (labels.min() < 0 or labels.max() >= classes):
-        raise ValueError(f"labels must lie in [0, {classes}), got [{labels.min()}, {labels.max()}]")
-
-
-def _check_layers(x, weights, biases, weight_grads, bias_grads, acts, grads, activation,
-                  kernel="forward_backward"):
-    """forward_backward's network arguments for the rows of x; returns the row count."""
+def _layer_count(weights, biases, weight_grads, bias_grads, acts, grads):
+    for seq, name in ((weights, "weights"), (biases, "biases"), (weight_grads, "weight_grads"),
+                      (bias_grads, "bias_grads"), (acts, "acts"), (grads, "grads")):
+        if not isinstance(seq, (list, tuple)):
+            raise TypeError(f"{name} must be a list of arrays, one per layer, "
+                            f"got {type(seq).__name__}")
     layers = len(weights)
     if layers == 0:
-        raise ValueError(f"{kernel} needs at least one layer")
+        raise ValueError("a network needs at least one layer")
     for seq, name in ((biases, "biases"), (weight_grads, "weight_grads"),
                       (bias_grads, "bias_grads"), (acts, "acts"), (grads, "grads")):
         if len(seq) != layers:
             raise ValueError(f"{name} has {len(seq)} entries but weights has {layers}")
-    check_activation(activation)
-    _array(x, "x")
-    _ndim(x, "x", 2)
-    n = x.shape[0]
-    inp = x.shape[1]
-    for i in range(layers):
+    return layers
+
+
+def _check_layers(rows, features, weights, biases, weight_grads, bias_grads, acts, grads):
+    """Each layer's arrays: shapes chained from `features` inputs (None: weights[0]'s),
+    workspaces of `rows` rows, one dtype, the outputs writable."""
+    inp = features
+    for i in range(len(weights)):
         w, b, gw, gb, a, g = (weights[i], biases[i], weight_grads[i], bias_grads[i], acts[i],
                               grads[i])
         _array(w, f"weights[{i}]")
         _ndim(w, f"weights[{i}]", 2)
         f = w.shape[0]
+        if inp is None:
+            inp = w.shape[1]
         if w.shape[1] != inp:
             raise ValueError(f"weights[{i}] has shape {w.shape}, expected ({f}, {inp})")
         for arr, name, shape in ((b, f"biases[{i}]", (f,)), (gw, f"weight_grads[{i}]", w.shape),
-                                 (gb, f"bias_grads[{i}]", (f,)), (a, f"acts[{i}]", (n, f)),
-                                 (g, f"grads[{i}]", (n, f))):
+                                 (gb, f"bias_grads[{i}]", (f,)), (a, f"acts[{i}]", (rows, f)),
+                                 (g, f"grads[{i}]", (rows, f))):
             _array(arr, name)
             if arr.shape != shape:
                 raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
@@ -229,19 +272,37 @@ def _check_layers(x, weights, biases, weight_grads, bias_grads, acts, grads, act
                           (a, f"acts[{i}]"), (g, f"grads[{i}]")):
             if not arr.flags.writeable:
                 raise ValueError(f"{name} must be writable")
-        _same_dtype(x, "x", (w, f"weights[{i}]"), (b, f"biases[{i}]"),
+        _same_dtype(weights[0], "weights[0]", (w, f"weights[{i}]"), (b, f"biases[{i}]"),
                     (gw, f"weight_grads[{i}]"), (gb, f"bias_grads[{i}]"), (a, f"acts[{i}]"),
                     (g, f"grads[{i}]"))
         inp = f
-    # buffers that are written must not overlap anything else
-    named = [(x, "x", False)]
-    for i in range(layers):
-        named += [(weights[i], f"weights[{i}]", False), (biases[i], f"biases[{i}]", False),
-                  (weight_grads[i], f"weight_grads[{i}]", True),
-                  (bias_grads[i], f"bias_grads[{i}]", True),
-                  (acts[i], f"acts[{i}]", True), (grads[i], f"grads[{i}]", True)]
-    _check_disjoint(named)
-    return n
+
+
+def _network_input(x, state, rows_allowed, written, what="x"):
+    """x for the network of `state`: a float array of its dtype and input width with at
+    most `rows_allowed` rows, overlapping none of the (array, name) pairs `written`."""
+    _array(x, what)
+    _ndim(x, what, 2)
+    if x.dtype != state.dtype:
+        raise TypeError(f"{what} has dtype {x.dtype} but the network has dtype {state.dtype}")
+    if x.shape[1] != state.features:
+        raise ValueError(f"{what} has {x.shape[1]} features but weights[0] expects "
+                         f"{state.features} (weights[0] is [out, in] = {state.weights[0].shape})")
+    if x.shape[0] > rows_allowed:
+        raise ValueError(f"{what} has {x.shape[0]} rows but the network's workspaces hold "
+                         f"{rows_allowed} (its batch_size)")
+    for arr, name in written:
+        if np.may_share_memory(x, arr):
+            raise ValueError(f"{name} must not overlap {what}")
+
+
+def check_forward_backward(x, labels, state):
+    _network_input(x, state, state.batch_size, state.pass_written)
+    n = x.shape[0]
+    _int_labels(labels, n)
+    classes = state.classes
+    if n and (labels.min() < 0 or labels.max() >= classes):
+        raise ValueError(f"labels must lie in [0, {classes}), got [{labels.min()}, {labels.max()}]")
 
 
 def _check_disjoint(named):
@@ -282,11 +343,12 @@ def _inside(view, name, flat, flat_name):
         raise ValueError(f"{name} must be a view into {flat_name}")
 
 
-def check_adam_train_steps(x, labels, order, start, batch_size, steps, xb, yb, weights, biases,
-                           weight_grads, bias_grads, acts, grads, activation, params,
-                           param_grads, m, v, lr, beta1, beta2, eps, t0, weight_decay, losses):
-    """Backend.adam_train_steps: forward_backward's network on xb's batch_size rows, Adam's
-    flat state, and every order entry the steps read (and the label it selects) in range."""
+def check_adam_train_steps(x, labels, order, start, steps, state, lr, beta1, beta2, eps, t0,
+                           weight_decay, losses):
+    """Backend.adam_train_steps: a state with Adam's m, v and the minibatch buffers, and
+    every order entry the steps read (and the label it selects) in range."""
+    if state.m is None or state.xb is None:
+        raise ValueError("adam_train_steps needs a NetworkState with m, v, xb and yb")
     _array(x, "x")
     _ndim(x, "x", 2)
     rows = x.shape[0]
@@ -294,55 +356,35 @@ def check_adam_train_steps(x, labels, order, start, batch_size, steps, xb, yb, w
     if labels.shape != (rows,):
         raise ValueError(f"labels must have shape {(rows,)}, got {labels.shape}")
     _int64_vector(order, "order")
-    start, batch_size = _index(start, "start", 0), _index(batch_size, "batch_size", 1)
-    steps, t0 = _index(steps, "steps", 0), _index(t0, "t0", 0)
+    start, steps, t0 = _index(start, "start", 0), _index(steps, "steps", 0), _index(t0, "t0", 0)
+    batch_size = state.batch_size
     if steps and start + (steps - 1) * batch_size >= order.shape[0]:
         raise ValueError(f"order has {order.shape[0]} entries: too few for {steps} steps of "
                          f"{batch_size} from {start}")
     check_adam_hyperparameters(lr, beta1, beta2, eps, weight_decay)
-    _out(xb, "xb")
-    if xb.shape != (batch_size, x.shape[1]):
-        raise ValueError(f"xb must have shape {(batch_size, x.shape[1])}, got {xb.shape}")
-    _same_dtype(xb, "xb", (x, "x"))
-    _int64_vector(yb, "yb", writable=True)
-    if yb.shape != (batch_size,):
-        raise ValueError(f"yb must have shape {(batch_size,)}, got {yb.shape}")
-    _check_layers(xb, weights, biases, weight_grads, bias_grads, acts, grads, activation,
-                  "adam_train_steps")
-    _out(params, "params")
-    _ndim(params, "params", 1)
-    for a, name in ((param_grads, "param_grads"), (m, "m"), (v, "v")):
-        _state(params, a, name)
-    _same_dtype(xb, "xb", (params, "params"))
-    for i in range(len(weights)):
-        _inside(weights[i], f"weights[{i}]", params, "params")
-        _inside(biases[i], f"biases[{i}]", params, "params")
-        _inside(weight_grads[i], f"weight_grads[{i}]", param_grads, "param_grads")
-        _inside(bias_grads[i], f"bias_grads[{i}]", param_grads, "param_grads")
     if not isinstance(losses, np.ndarray) or losses.dtype != np.float64:
         raise TypeError("losses must be a float64 numpy array")
     _out(losses, "losses")
     if losses.shape != (steps,):
         raise ValueError(f"losses must have shape {(steps,)}, got {losses.shape}")
-    named = [(x, "x", False), (labels, "labels", False), (order, "order", False),
-             (xb, "xb", True), (yb, "yb", True), (params, "params", True),
-             (param_grads, "param_grads", True), (m, "m", True), (v, "v", True),
-             (losses, "losses", True)]
-    named += [(a, f"acts[{i}]", True) for i, a in enumerate(acts)]
-    named += [(g, f"grads[{i}]", True) for i, g in enumerate(grads)]
-    _check_disjoint(named)
+    written = state.written + [(state.param_grads, "param_grads")]
+    _network_input(x, state, rows, written + [(losses, "losses")])
+    for a, name in ((labels, "labels"), (order, "order"), (losses, "losses")):
+        for arr, out_name in written + ([] if a is losses else [(losses, "losses")]):
+            if np.may_share_memory(a, arr):
+                raise ValueError(f"{out_name} must not overlap {name}")
     chunk = order[start:start + steps * batch_size]
     if chunk.size:
         if chunk.min() < 0 or chunk.max() >= rows:
             raise ValueError(f"order entries must lie in [0, {rows}) (the rows of x), got "
                              f"[{chunk.min()}, {chunk.max()}]")
-        picked, classes = labels[chunk], weights[-1].shape[0]
+        picked, classes = labels[chunk], state.classes
         if picked.min() < 0 or picked.max() >= classes:
             raise ValueError(f"labels must lie in [0, {classes}), got "
                              f"[{picked.min()}, {picked.max()}]")
 
 
-# -- kernels of issue #6: activation forward, optimizers, losses, dropout, batch norm -----
+# -- activation forward, optimizers, losses, dropout, batch norm --------------------------
 def _same_shape(ref, ref_name, *pairs):
     for x, name in pairs:
         if x.shape != ref.shape:
@@ -374,17 +416,6 @@ def check_activation_forward(activation, x, out):
         _no_overlap(out, "out", (x, "x"))
 
 
-def check_sgd_hyperparameters(lr, momentum, nesterov, weight_decay):
-    if not lr >= 0.0:
-        raise ValueError(f"lr must be >= 0, got {lr!r}")
-    if not 0.0 <= momentum < 1.0:
-        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
-    if nesterov and momentum == 0.0:
-        raise ValueError("nesterov momentum needs a momentum > 0")
-    if not weight_decay >= 0.0:
-        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
-
-
 def check_sgd_step(param, grad, buf, lr, momentum, nesterov, weight_decay):
     _out(param, "param")
     _array(grad, "grad")
@@ -398,19 +429,6 @@ def check_sgd_step(param, grad, buf, lr, momentum, nesterov, weight_decay):
         _state(param, buf, "buf")
         _no_overlap(buf, "buf", (grad, "grad"))
     _no_overlap(param, "param", (grad, "grad"), (buf, "buf"))
-
-
-def check_rmsprop_hyperparameters(lr, alpha, eps, momentum, weight_decay):
-    if not lr >= 0.0:
-        raise ValueError(f"lr must be >= 0, got {lr!r}")
-    if not 0.0 <= alpha < 1.0:
-        raise ValueError(f"alpha must be in [0, 1), got {alpha!r}")
-    if not eps > 0.0:
-        raise ValueError(f"eps must be > 0, got {eps!r}")
-    if not 0.0 <= momentum < 1.0:
-        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
-    if not weight_decay >= 0.0:
-        raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
 
 
 def check_rmsprop_step(param, grad, square_avg, buf, lr, alpha, eps, momentum, weight_decay):
@@ -473,18 +491,6 @@ def check_dropout(x, noise, p, out):
     if out is not x:
         _no_overlap(out, "out", (x, "x"))
     _no_overlap(out, "out", (noise, "noise"))
-
-
-def check_dropout_rate(p):
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"dropout probability must be in [0, 1), got {p!r}")
-
-
-def check_batch_norm_hyperparameters(momentum, eps):
-    if not 0.0 <= momentum <= 1.0:
-        raise ValueError(f"batch norm momentum must be in [0, 1], got {momentum!r}")
-    if not eps > 0.0:
-        raise ValueError(f"batch norm eps must be > 0, got {eps!r}")
 
 
 def _features(x, name, f, *pairs):

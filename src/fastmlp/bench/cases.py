@@ -261,13 +261,9 @@ def _forward_backward(w, rng):
     model = MLP(w.sizes, activation=w.activation, seed=0, backend="numpy")  # only its arrays
     x = np.clip(_rand(rng, n, w.sizes[0], scale=0.5) + 0.5, 0, 1)  # pixel-like inputs
     labels = rng.integers(0, w.sizes[-1], n).astype(np.int64)
-    acts = [np.empty((n, s), np.float32) for s in w.sizes[1:]]
-    grads = [np.empty((n, s), np.float32) for s in w.sizes[1:]]
+    state = model.network_state(n)
     yield Case("forward_backward", f"{'-'.join(map(str, w.sizes))} batch {n}",
-               lambda be: be.forward_backward(x, labels, model.weights, model.biases,
-                                              model.weight_grads, model.bias_grads, acts,
-                                              grads, w.activation),
-               flops=w.step_flops())
+               lambda be: be.forward_backward(x, labels, state), flops=w.step_flops())
 
 
 def _adam_train_steps(w, rng, steps=8):
@@ -278,15 +274,13 @@ def _adam_train_steps(w, rng, steps=8):
     x = np.clip(_rand(rng, steps * n, w.sizes[0], scale=0.5) + 0.5, 0, 1)
     labels = rng.integers(0, w.sizes[-1], steps * n).astype(np.int64)
     order = rng.permutation(steps * n)
-    xb, yb = np.empty((n, w.sizes[0]), np.float32), np.empty(n, np.int64)
-    acts = [np.empty((n, s), np.float32) for s in w.sizes[1:]]
-    grads = [np.empty((n, s), np.float32) for s in w.sizes[1:]]
-    m, v, losses = np.zeros_like(model.params), np.zeros_like(model.params), np.empty(steps)
+    state = model.network_state(
+        n, xb=np.empty((n, w.sizes[0]), np.float32), yb=np.empty(n, np.int64),
+        m=np.zeros_like(model.params), v=np.zeros_like(model.params))
+    losses = np.empty(steps)
     yield Case("adam_train_steps", f"{'-'.join(map(str, w.sizes))} batch {n} x {steps} steps",
-               lambda be: be.adam_train_steps(
-                   x, labels, order, 0, n, steps, xb, yb, model.weights, model.biases,
-                   model.weight_grads, model.bias_grads, acts, grads, w.activation,
-                   model.params, model.grads, m, v, 1e-4, 0.9, 0.999, 1e-8, 10, 0.0, losses),
+               lambda be: be.adam_train_steps(x, labels, order, 0, steps, state, 1e-4, 0.9,
+                                              0.999, 1e-8, 10, 0.0, losses),
                flops=steps * w.step_flops())
 
 

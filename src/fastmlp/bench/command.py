@@ -5,7 +5,8 @@ import importlib.util
 import sys
 
 from .. import backends
-from ..backends.bfloat16 import MATMUL_PRECISIONS
+from ..arguments import SEED_SIZES, layer_sizes, positive_int
+from ..backends import MATMUL_PRECISIONS
 from . import machine
 
 
@@ -15,10 +16,9 @@ def _names(text):
 
 def add_parser(subparsers):
     """Adds the `bench` subcommand to the `fastmlp` argument parser."""
-    from ..cli import SEED_SIZES, _positive_int, _sizes  # same parsing as `fastmlp train`
 
     def thread_list(text):
-        return [_positive_int(t) for t in _names(text)]
+        return [positive_int(t) for t in _names(text)]
 
     p = subparsers.add_parser(
         "bench", help="time every kernel and an epoch on each backend, against NumPy, "
@@ -31,11 +31,11 @@ def add_parser(subparsers):
     p.add_argument("--threads", type=thread_list,
                    help=f"comma-separated thread counts, e.g. 1,2 (default: {machine.cpu_count()}, "
                         "the CPUs available)")
-    p.add_argument("--sizes", type=_sizes, default=_sizes(SEED_SIZES),
+    p.add_argument("--sizes", type=layer_sizes, default=layer_sizes(SEED_SIZES),
                    help=f"layer sizes, input to output (default {SEED_SIZES})")
-    p.add_argument("--batch-size", type=_positive_int, default=128)
+    p.add_argument("--batch-size", type=positive_int, default=128)
     p.add_argument("--kernels", type=_names, help="comma-separated kernels (default: all)")
-    p.add_argument("--repeats", type=_positive_int, default=5,
+    p.add_argument("--repeats", type=positive_int, default=5,
                    help="timed samples per kernel; the median is reported (default 5)")
     p.add_argument("--epoch-steps", type=int, default=50,
                    help="training steps timed per epoch measurement, scaled to a full "

@@ -101,7 +101,7 @@ def bf16_matmul_engine():
 
 
 def versions():
-    from .. import __version__
+    from .._version import __version__
 
     out = {"python": platform.python_version(), "fastmlp": __version__, "numpy": np.__version__}
     try:

@@ -1,5 +1,5 @@
-"""The Numba backend: @njit kernels (fastmlp.backends.numba_kernels), compiled on first
-use and cached on disk (cache=True), float32 only (float64 falls back to NumPy).
+"""The Numba backend: @njit kernels (the modules of fastmlp.backends.numba), compiled on
+first use and cached on disk (cache=True), float32 only (float64 falls back to NumPy).
 
 Denormals: every kernel runs with denormal floats flushed to zero (FTZ/DAZ set in MXCSR)
 in each thread that computes, and restores that thread's MXCSR afterwards, so denormal
@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Backend
+from ..base import Backend
 
 try:
     import numba
 except ImportError as exc:  # pragma: no cover - numba is a declared dependency
     raise ImportError(f"numba is not importable ({exc}); install it with `pip install numba`") from exc
 
-from .numba_kernels import activations, adam, bias_grad, gemm, loss, step
-from .numba_kernels import batch_norm, dropout, optimizers
+from . import activations, batch_norm, dropout, gemm, losses, optimizers, step
 
 _NO_BIAS = np.empty(0, np.float32)
 _NO_STATE = np.empty(0, np.float32)  # a momentum buffer that is not used
@@ -69,17 +68,16 @@ class NumbaBackend(Backend):
                                         activations.CODES[activation], _flush)
 
     def _bias_grad(self, grad, out):
-        bias_grad.bias_grad(grad, out, _flush)
+        gemm.bias_grad(grad, out, _flush)
 
     def _softmax_cross_entropy(self, logits, labels, grad):
         row_loss = np.empty(logits.shape[0], np.float64)
-        return loss.softmax_cross_entropy(logits, labels, grad, row_loss, _flush)
+        return losses.softmax_cross_entropy(logits, labels, grad, row_loss, _flush)
 
     def _adam_step(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay):
-        adam.adam_step(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
+        optimizers.adam_step(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
                        lr, beta1, beta2, eps, step, weight_decay, _flush)
 
-    # -- issue #6 kernels (validated by the base class before they run) ----------------
     def _activation_forward(self, activation, x, out):
         if activation == "identity" and out is x:
             return
@@ -87,10 +85,10 @@ class NumbaBackend(Backend):
                                        activations.CODES[activation], _flush)
 
     def _mse_loss(self, outputs, labels, grad):
-        return loss.mse_loss(outputs, labels, grad, _flush)
+        return losses.mse_loss(outputs, labels, grad, _flush)
 
     def _sigmoid_binary_cross_entropy(self, logits, labels, grad):
-        return loss.sigmoid_binary_cross_entropy(logits, labels, grad, _flush)
+        return losses.sigmoid_binary_cross_entropy(logits, labels, grad, _flush)
 
     def _dropout(self, x, noise, p, out):
         dropout.dropout(x.reshape(-1), noise.reshape(-1), out.reshape(-1), p, _flush)
@@ -120,17 +118,18 @@ class NumbaBackend(Backend):
                                 momentum, weight_decay, _flush)
 
     def _adamw_step(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay):
-        adam.adamw_step(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
+        optimizers.adamw_step(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
                         lr, beta1, beta2, eps, step, weight_decay, _flush)
 
     flush_denormals = staticmethod(flush_denormals)
     set_flush_denormals = staticmethod(set_flush_denormals)
 
-    def _forward_backward(self, x, labels, weights, biases, weight_grads, bias_grads, acts,
-                          grads, activation):
-        return step.forward_backward(x, labels, tuple(weights), tuple(biases),
-                                     tuple(weight_grads), tuple(bias_grads), tuple(acts),
-                                     tuple(grads), activations.CODES[activation], _flush,
+    def _forward_backward(self, x, labels, state):
+        acts, grads = state.rows(x.shape[0])
+        return step.forward_backward(x, labels, tuple(state.weights), tuple(state.biases),
+                                     tuple(state.weight_grads), tuple(state.bias_grads),
+                                     tuple(acts), tuple(grads),
+                                     activations.CODES[state.activation], _flush,
                                      numba.get_num_threads())
 
     @staticmethod

@@ -1,6 +1,6 @@
 """A whole training step's forward and backward pass of a plain MLP, as one compiled call.
 
-The same kernel sequence as Backend._forward_backward (fastmlp.backends.base), without
+The same kernel sequence as the NumPy oracle's (fastmlp.backends.numpy.step), without
 a Python round trip, argument check and dispatch per kernel (about 15 kernels a step).
 Layers come as tuples of arrays (one compiled version per depth).
 """
@@ -10,9 +10,8 @@ import numpy as np
 from numba import njit
 
 from .activations import IDENTITY, activation_backward
-from .bias_grad import bias_grad
-from .gemm import gemm_epilogue
-from .loss import softmax_cross_entropy
+from .gemm import bias_grad, gemm_epilogue
+from .losses import softmax_cross_entropy
 from .options import JIT
 
 

@@ -1,7 +1,7 @@
 """Activation functions and their derivatives, as scalar float32 code for fused loops.
 
 Each activation has an integer code so a compiled kernel can take it as an argument;
-the formulas round exactly like the NumPy oracle (fastmlp.backends.base).
+the formulas round exactly like the NumPy oracle (fastmlp.backends.numpy.activations).
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ..base import LEAKY_RELU_SLOPE
+from ..numpy.activations import LEAKY_RELU_SLOPE
 from .denormals import flush_begin, flush_end
 from .options import JIT
 

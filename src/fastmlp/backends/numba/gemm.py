@@ -1,4 +1,5 @@
-"""Packed, cache-blocked, parallel float32 GEMM with a fused bias/activation epilogue.
+"""The dense layer's products: a packed, cache-blocked, parallel float32 GEMM with a fused
+bias/activation epilogue, and the bias gradient (column sums).
 
 dst = alpha * op(a) @ op(b) + beta * dst, then optionally dst += bias (per column) and an
 activation, written to dst itself or to a second array `out` (dense_forward keeping its
@@ -129,3 +130,22 @@ def gemm_epilogue(a, b, trans_a, trans_b, alpha, beta, dst, bias, act, out, stor
                     if last and not vector_act:
                         _activate_tile(dst, out, i0, rows, j0, cols, act)
         flush_end(csr)
+
+
+
+@njit(**JIT)
+def bias_grad(grad, out, flush):
+    """out[j] = sum over i of grad[i, j], rows added in order (vectorized across columns).
+
+    Serial: at the training shapes (batch x 1024) one thread streams the gradient in
+    about as long as waking a second one takes, and a parallel region costs a time
+    slice whenever the other core is busy.
+    """
+    csr = flush_begin(flush)
+    n, f = grad.shape
+    out[:] = 0.0
+    for i in range(n):
+        row = grad[i]
+        for j in range(f):
+            out[j] += row[j]
+    flush_end(csr)

@@ -188,7 +188,7 @@ def test_outputs_aliasing_inputs_are_rejected(name):
 
 def test_flush_denormals_switch_reaches_every_compiled_backend():
     from fastmlp import _cpp
-    from fastmlp.backends import numba_backend
+    from fastmlp.backends.numba import backend as numba_backend
     assert fastmlp.get_flush_denormals() is True
     try:
         fastmlp.set_flush_denormals(False)

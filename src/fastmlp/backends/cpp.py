@@ -2,10 +2,11 @@
 
 Every kernel is native for float32 (other dtypes use the NumPy code of the base class).
 The per-step kernels (`forward_backward`, `adam_step`, `adam_train_steps`) and `gemm` skip
-the Python argument checks: the extension checks the same things itself (dtype, contiguity,
-writability, shapes, aliasing, label and index ranges, hyperparameters), raising the same
-exception types with messages that name the argument, and that saves tens of microseconds
-per training step.
+the Python argument checks on float32: the extension checks the same things itself (dtype,
+contiguity, writability, shapes, aliasing, label and index ranges, hyperparameters),
+raising the same exception types with messages that name the argument, and that saves tens
+of microseconds per training step. A NetworkState was checked in Python when it was built;
+the extension takes its arrays as the argument lists of its bindings.
 
 Matmul precision: both "float32" and "bfloat16" (see :class:`fastmlp.backends.base.Backend`).
 The setting lives in the extension (`_cpp.set_matmul_precision`, `_cpp.matmul_precision`) and
@@ -52,30 +53,23 @@ class CppBackend(Backend):
         _cpp.gemm(a, b, out, bool(trans_a), bool(trans_b), float(alpha), float(beta))
         return out
 
-    def forward_backward(self, x, labels, weights, biases, weight_grads, bias_grads, acts,
-                         grads, activation):
+    def forward_backward(self, x, labels, state):
         if getattr(x, "dtype", None) != _FLOAT32:  # float64 or bad input: the checked NumPy path
-            return super().forward_backward(x, labels, weights, biases, weight_grads,
-                                            bias_grads, acts, grads, activation)
-        return _cpp.forward_backward(x, labels, weights, biases, weight_grads, bias_grads, acts,
-                                     grads, activation)
+            return super().forward_backward(x, labels, state)
+        return self._forward_backward(x, labels, state)
 
     def adam_step(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay=0.0):
         if getattr(param, "dtype", None) != _FLOAT32:
             return super().adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay)
         _cpp.adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay)
 
-    def adam_train_steps(self, x, labels, order, start, batch_size, steps, xb, yb, weights,
-                         biases, weight_grads, bias_grads, acts, grads, activation, params,
-                         param_grads, m, v, lr, beta1, beta2, eps, t0, weight_decay, losses):
-        if getattr(xb, "dtype", None) != _FLOAT32:
-            return super().adam_train_steps(
-                x, labels, order, start, batch_size, steps, xb, yb, weights, biases,
-                weight_grads, bias_grads, acts, grads, activation, params, param_grads, m, v, lr,
-                beta1, beta2, eps, t0, weight_decay, losses)
-        _cpp.adam_train_steps(x, labels, order, start, batch_size, steps, xb, yb, weights, biases,
-                              weight_grads, bias_grads, acts, grads, activation, params,
-                              param_grads, m, v, lr, beta1, beta2, eps, t0, weight_decay, losses)
+    def adam_train_steps(self, x, labels, order, start, steps, state, lr, beta1, beta2, eps,
+                         t0, weight_decay, losses):
+        if getattr(x, "dtype", None) != _FLOAT32 or state.m is None:
+            return super().adam_train_steps(x, labels, order, start, steps, state, lr, beta1,
+                                            beta2, eps, t0, weight_decay, losses)
+        self._adam_train_steps(x, labels, order, start, steps, state, lr, beta1, beta2, eps,
+                               t0, weight_decay, losses)
         return losses
 
     # -- the kernels behind the checked public methods ---------------------------------
@@ -97,15 +91,21 @@ class CppBackend(Backend):
     def _adam_step(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay):
         _cpp.adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay)
 
-    def _forward_backward(self, x, labels, weights, biases, weight_grads, bias_grads, acts,
-                          grads, activation):
-        return _cpp.forward_backward(x, labels, weights, biases, weight_grads, bias_grads, acts,
-                                     grads, activation)
+    # the extension takes the state's arrays as argument lists (it checks them again)
+    def _forward_backward(self, x, labels, state):
+        acts, grads = state.rows(x.shape[0])
+        return _cpp.forward_backward(x, labels, state.weights, state.biases, state.weight_grads,
+                                     state.bias_grads, acts, grads, state.activation)
 
-    def _adam_train_steps(self, *args):
-        _cpp.adam_train_steps(*args)
+    def _adam_train_steps(self, x, labels, order, start, steps, state, lr, beta1, beta2, eps,
+                          t0, weight_decay, losses):
+        _cpp.adam_train_steps(x, labels, order, start, state.batch_size, steps, state.xb,
+                              state.yb, state.weights, state.biases, state.weight_grads,
+                              state.bias_grads, state.acts, state.grads, state.activation,
+                              state.params, state.param_grads, state.m, state.v, lr, beta1,
+                              beta2, eps, t0, weight_decay, losses)
 
-    # issue #6: activation forward, losses, dropout, batch norm, SGD / RMSprop / AdamW
+    # activation forward, losses, dropout, batch norm, SGD / RMSprop / AdamW
     def _activation_forward(self, activation, x, out):
         _cpp.activation_forward(activation, x, out)
 
