@@ -27,6 +27,7 @@ from .estimator import MLPClassifier
 from .gradcheck import gradient_check
 from .history import History
 from .model import MLP
+from .model_file import ModelFileError
 from .optim import SGD, Adam, AdamW, RMSprop
 from .schedules import CosineLR, StepLR
 from .train import train
@@ -36,7 +37,7 @@ __version__ = "0.1.0"
 __all__ = [
     "MLP", "MLPClassifier", "SGD", "RMSprop", "Adam", "AdamW", "StepLR", "CosineLR",
     "Callback", "EarlyStopping", "History", "train", "gradient_check", "datasets",
-    "Backend", "BackendError",
+    "Backend", "BackendError", "ModelFileError",
     "available_backends", "get_backend", "set_backend", "get_num_threads", "set_num_threads",
     "get_flush_denormals", "set_flush_denormals", "get_matmul_precision", "set_matmul_precision",
 ]
