@@ -463,7 +463,7 @@ class Backend:
         v += (1.0 - beta2) * (g * g)
         bias1 = 1.0 - beta1 ** step
         bias2 = 1.0 - beta2 ** step
-        denom = np.sqrt(v)
+        denom = np.sqrt(v, out=np.empty_like(v))  # an array even when v is 0-d
         denom *= 1.0 / math.sqrt(bias2)
         denom += eps
         update = np.divide(m, denom, out=denom)
@@ -557,7 +557,7 @@ class Backend:
         g = grad + weight_decay * param if weight_decay else grad
         square_avg *= alpha
         square_avg += (1.0 - alpha) * (g * g)
-        d = np.sqrt(square_avg)
+        d = np.sqrt(square_avg, out=np.empty_like(square_avg))  # an array when 0-d
         d += eps
         np.divide(g, d, out=d)
         if momentum:

@@ -43,6 +43,17 @@ def set_flush_denormals(on):
     _flush = bool(on)
 
 
+def _same_type(arrays):
+    """A tuple numba can index at run time: its arrays all of one type, so all read-only
+    views when some are read-only (a mixed tuple is a numba TypingError)."""
+    if all(a.flags.writeable for a in arrays):
+        return tuple(arrays)
+    views = tuple(a.view() for a in arrays)
+    for v in views:
+        v.flags.writeable = False
+    return views
+
+
 class NumbaBackend(Backend):
     name = "numba"
     native_dtypes = (np.dtype(np.float32),)
@@ -128,7 +139,7 @@ class NumbaBackend(Backend):
 
     def _forward_backward(self, x, labels, weights, biases, weight_grads, bias_grads, acts,
                           grads, activation):
-        return step.forward_backward(x, labels, tuple(weights), tuple(biases),
+        return step.forward_backward(x, labels, _same_type(weights), _same_type(biases),
                                      tuple(weight_grads), tuple(bias_grads), tuple(acts),
                                      tuple(grads), activations.CODES[activation], _flush,
                                      numba.get_num_threads())

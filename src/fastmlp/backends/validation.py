@@ -7,12 +7,34 @@ They are written for speed (a few attribute reads), since they run on every call
 """
 from __future__ import annotations
 
+import numbers
 import operator
 
 import numpy as np
 
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh")
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+# optimizer step numbers are exchanged as doubles (the C++ bindings): below 9e18 every
+# backend, int64 kernels included, takes them the same way
+STEP_LIMIT = 9.0e18
+
+
+def _real(value, name):
+    """value as a float; a value float() cannot hold is a ValueError naming it."""
+    if not isinstance(value, (numbers.Real, np.ndarray)) or isinstance(value, np.ndarray) and (
+            value.ndim or value.dtype.kind not in "iufb"):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(f"{name} is too large for a float: {value!r}") from None
+
+
+def check_step_number(step, name="step"):
+    """An optimizer step number: an integer >= 1 below STEP_LIMIT (the C++ rule)."""
+    value = _real(step, name)
+    if not (1.0 <= value < STEP_LIMIT and value == int(value)):
+        raise ValueError(f"{name} must be an integer >= 1, got {step!r}")
 
 
 def _array(x, name):
@@ -170,11 +192,13 @@ def check_adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay
     _no_overlap(m, "m", (grad, "grad"), (v, "v"))
     _no_overlap(v, "v", (grad, "grad"))
     check_adam_hyperparameters(lr, beta1, beta2, eps, weight_decay)
-    if int(step) != step or step < 1:
-        raise ValueError(f"step must be an integer >= 1, got {step!r}")
+    check_step_number(step)
 
 
 def check_adam_hyperparameters(lr, beta1, beta2, eps, weight_decay):
+    lr, beta1, beta2, eps, weight_decay = (_real(v, n) for v, n in (
+        (lr, "lr"), (beta1, "beta1"), (beta2, "beta2"), (eps, "eps"),
+        (weight_decay, "weight_decay")))
     if not lr >= 0.0:
         raise ValueError(f"lr must be >= 0, got {lr!r}")
     if not 0.0 <= beta1 < 1.0:
@@ -190,6 +214,8 @@ def check_adam_hyperparameters(lr, beta1, beta2, eps, weight_decay):
 def check_forward_backward(x, labels, weights, biases, weight_grads, bias_grads, acts, grads,
                            activation):
     n = _check_layers(x, weights, biases, weight_grads, bias_grads, acts, grads, activation)
+    if n == 0:
+        raise ValueError("x must have at least one row")
     _int_labels(labels, n)
     classes = weights[-1].shape[0]
     if n and (labels.min() < 0 or labels.max() >= classes):
@@ -296,6 +322,8 @@ def check_adam_train_steps(x, labels, order, start, batch_size, steps, xb, yb, w
     _int64_vector(order, "order")
     start, batch_size = _index(start, "start", 0), _index(batch_size, "batch_size", 1)
     steps, t0 = _index(steps, "steps", 0), _index(t0, "t0", 0)
+    if t0 > (1 << 62) - steps:  # step numbers t0 + 1 .. t0 + steps, as the C++ binding
+        raise ValueError("t0 is too large")
     if steps and start + (steps - 1) * batch_size >= order.shape[0]:
         raise ValueError(f"order has {order.shape[0]} entries: too few for {steps} steps of "
                          f"{batch_size} from {start}")
@@ -375,6 +403,8 @@ def check_activation_forward(activation, x, out):
 
 
 def check_sgd_hyperparameters(lr, momentum, nesterov, weight_decay):
+    lr, momentum, weight_decay = (_real(v, n) for v, n in (
+        (lr, "lr"), (momentum, "momentum"), (weight_decay, "weight_decay")))
     if not lr >= 0.0:
         raise ValueError(f"lr must be >= 0, got {lr!r}")
     if not 0.0 <= momentum < 1.0:
@@ -401,6 +431,9 @@ def check_sgd_step(param, grad, buf, lr, momentum, nesterov, weight_decay):
 
 
 def check_rmsprop_hyperparameters(lr, alpha, eps, momentum, weight_decay):
+    lr, alpha, eps, momentum, weight_decay = (_real(v, n) for v, n in (
+        (lr, "lr"), (alpha, "alpha"), (eps, "eps"), (momentum, "momentum"),
+        (weight_decay, "weight_decay")))
     if not lr >= 0.0:
         raise ValueError(f"lr must be >= 0, got {lr!r}")
     if not 0.0 <= alpha < 1.0:
@@ -476,11 +509,13 @@ def check_dropout(x, noise, p, out):
 
 
 def check_dropout_rate(p):
+    p = _real(p, "dropout probability")
     if not 0.0 <= p < 1.0:
         raise ValueError(f"dropout probability must be in [0, 1), got {p!r}")
 
 
 def check_batch_norm_hyperparameters(momentum, eps):
+    momentum, eps = _real(momentum, "batch norm momentum"), _real(eps, "batch norm eps")
     if not 0.0 <= momentum <= 1.0:
         raise ValueError(f"batch norm momentum must be in [0, 1], got {momentum!r}")
     if not eps > 0.0:
@@ -533,6 +568,8 @@ def check_batch_norm_backward(grad, x, gamma, mean, invstd, grad_x, grad_gamma, 
     _array(grad, "grad")
     _array(x, "x")
     _ndim(x, "x", 2)
+    if x.shape[0] == 0:  # the gradient averages over the batch's rows
+        raise ValueError("batch_norm_backward needs at least 1 row, got 0")
     _out(grad_x, "grad_x")
     _same_dtype(x, "x", (grad, "grad"), (grad_x, "grad_x"))
     _same_shape(x, "x", (grad, "grad"), (grad_x, "grad_x"))
