@@ -101,3 +101,12 @@ def test_one_model_trained_from_two_threads_is_refused(xor):
         t.start()
     for t in threads:
         t.join()
+
+
+def test_the_cli_reports_a_model_too_large_for_memory_in_one_line(capsys):
+    from fastmlp.cli import main
+
+    code = main(["train", "--dataset", "xor", "--sizes", "2,100000000000,2", "--epochs", "1",
+                 "--backend", "numpy", "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "not enough memory" in err

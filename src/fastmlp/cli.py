@@ -312,6 +312,9 @@ def main(argv=None):
         # user-caused problems (bad names, files, hyperparameters): one clear line, exit 2
         print(f"fastmlp {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except MemoryError as exc:  # e.g. --sizes far beyond this machine's memory
+        print(f"fastmlp {args.command}: error: not enough memory ({exc})", file=sys.stderr)
+        return 2
     except NonFiniteLossError as exc:  # a diverged run: nothing is saved, exit 1
         print(f"fastmlp {args.command}: error: {exc}", file=sys.stderr)
         return 1
