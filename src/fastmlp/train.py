@@ -254,8 +254,9 @@ def _diverged(model, hooks, history, what, epoch, step, steps):
     return diverged(what, epoch, step, steps, history)
 
 
-@functools.wraps(_train)
+@functools.wraps(_train, assigned=("__module__", "__doc__"))
 def train(model, *args, **kwargs):
+    # one run per model at a time; Ctrl-C reported with the position _train keeps in `where`
     where = TrainingPosition()
     with exclusive_training(model), reporting_interrupts(where):
         return _train(model, *args, _where=where, **kwargs)
