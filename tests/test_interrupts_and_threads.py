@@ -110,3 +110,23 @@ def test_the_cli_reports_a_model_too_large_for_memory_in_one_line(capsys):
                  "--backend", "numpy", "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and "not enough memory" in err
+
+
+def test_ctrl_c_while_the_cli_saves_keeps_the_previous_model(tmp_path, monkeypatch, capsys):
+    from fastmlp import model_file
+    from fastmlp.cli import main
+
+    path = tmp_path / "model.npz"
+    old = MLP([2, 32, 32, 2], seed=5)
+    old.save(path)
+
+    def savez_cut_by_ctrl_c(f, **members):
+        f.write(b"PK\x03\x04 half a model")
+        raise KeyboardInterrupt
+    monkeypatch.setattr(model_file.np, "savez", savez_cut_by_ctrl_c)
+    code = main(["train", "--dataset", "xor", "--epochs", "1", "--backend", "numpy",
+                 "--no-progress", "--save", str(path)])
+    monkeypatch.undo()
+    assert code == 130 and capsys.readouterr().err == "fastmlp train: interrupted\n"
+    np.testing.assert_array_equal(MLP.load(path).params, old.params)
+    assert [p.name for p in tmp_path.iterdir()] == ["model.npz"]

@@ -319,5 +319,5 @@ def main(argv=None):
         print(f"fastmlp {args.command}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as exc:  # files being written are kept whole (atomic_write)
-        print(f"fastmlp {args.command}: {exc or 'interrupted'}", file=sys.stderr)
+        print(f"fastmlp {args.command}: {str(exc) or 'interrupted'}", file=sys.stderr)
         return 130
