@@ -34,7 +34,7 @@ def first_non_finite_row(x):
         return None
     # a finite sum proves every entry finite (NaN and inf propagate); one pass, no copy
     with np.errstate(over="ignore", invalid="ignore"):
-        if np.isfinite(x.sum(dtype=np.float64)):
+        if np.isfinite(x.sum()):
             return None
     rows = x.reshape(x.shape[0], -1) if x.ndim > 1 else x.reshape(-1, 1)
     for start in range(0, rows.shape[0], _ROWS_PER_SCAN):
