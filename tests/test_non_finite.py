@@ -89,3 +89,13 @@ def test_the_cli_reports_a_diverged_run_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 1 and not path.exists()
     assert err.count("\n") == 1 and "training diverged" in err and "epoch 1, step" in err
+
+
+def test_parameters_that_overflow_on_the_last_step_stop_the_run(xor):
+    x, y, _, _ = xor
+    model = _model()
+    with pytest.raises(NonFiniteLossError, match="the parameters became non-finite at epoch 1, "
+                                                 "step 1 of 1"):
+        with np.errstate(all="ignore"):  # one step, whose loss is still finite
+            train(model, x, y, epochs=2, batch_size=400, lr=1e300, optimizer="sgd",
+                  progress=False)

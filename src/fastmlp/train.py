@@ -234,7 +234,8 @@ def _train(model, x_train, y_train, x_test=None, y_test=None, *, epochs=5, batch
         history.test_accuracy.append(test_acc)
         history.grad_norms.append([float(v) for v in norm_sum / norm_count] if norm_count else [])
         history.weight_norms.append(_layer_norms(model.params, model.layer_slices))
-        if not all(map(math.isfinite, history.weight_norms[-1])):
+        if (not all(map(math.isfinite, history.weight_norms[-1]))  # a norm may overflow
+                and first_non_finite_row(model.params) is not None):
             raise _diverged(model, hooks, history, "the parameters became non-finite", epoch,
                             steps - 1, steps)
         if log is not None:
