@@ -24,18 +24,22 @@ from .backends import (
 )
 from .callbacks import Callback, EarlyStopping
 from .estimator import MLPClassifier
+from .finite import NonFiniteError, NonFiniteLossError
 from .gradcheck import gradient_check
 from .history import History
 from .model import MLP
+from .model_file import ModelFileError
 from .optim import SGD, Adam, AdamW, RMSprop
 from .schedules import CosineLR, StepLR
 from ._version import __version__
 from .train import train
+from .training_guard import ConcurrentTrainingError, TrainingInterrupted
 
 __all__ = [
     "MLP", "MLPClassifier", "SGD", "RMSprop", "Adam", "AdamW", "StepLR", "CosineLR",
     "Callback", "EarlyStopping", "History", "train", "gradient_check", "datasets",
-    "Backend", "BackendError",
+    "Backend", "BackendError", "ModelFileError", "NonFiniteError", "NonFiniteLossError",
+    "ConcurrentTrainingError", "TrainingInterrupted",
     "available_backends", "get_backend", "set_backend", "get_num_threads", "set_num_threads",
     "get_flush_denormals", "set_flush_denormals", "get_matmul_precision", "set_matmul_precision",
 ]

@@ -9,6 +9,7 @@ from . import bench as _bench
 from .arguments import SEED_SIZES, layer_sizes, positive_int
 from .backends import MATMUL_PRECISIONS
 from .datasets.toy import TOY_DATASETS
+from .finite import NonFiniteLossError
 from .losses import LOSSES
 from .model import HIDDEN_ACTIVATIONS, INIT_ALIASES, INITS
 from .optim import OPTIMIZERS
@@ -154,6 +155,8 @@ def _log_epoch(epoch, h):
 
 
 def cmd_train(args):
+    import numpy as np
+
     from .model import MLP
     from .schedules import StepLR, make_schedule
     from .train import train
@@ -185,11 +188,13 @@ def cmd_train(args):
           f"{x.shape[0]} train{f' ({val_split:g} held out for validation)' if val_split else ''}"
           f" / {xt.shape[0]} test samples", flush=True)
 
-    history = train(model, x, y, xt, yt, epochs=args.epochs, batch_size=args.batch_size,
-                    lr=args.lr, optimizer=args.optimizer, weight_decay=args.weight_decay,
-                    optimizer_options=options, val_split=val_split,
-                    early_stopping=args.early_stopping, schedule=schedule, seed=args.seed,
-                    progress=not args.no_progress, log=_log_epoch)
+    # overflow warnings are noise here: a run that diverges stops with one clear error
+    with np.errstate(over="ignore", invalid="ignore"):
+        history = train(model, x, y, xt, yt, epochs=args.epochs, batch_size=args.batch_size,
+                        lr=args.lr, optimizer=args.optimizer, weight_decay=args.weight_decay,
+                        optimizer_options=options, val_split=val_split,
+                        early_stopping=args.early_stopping, schedule=schedule, seed=args.seed,
+                        progress=not args.no_progress, log=_log_epoch)
     if history.best_epoch is not None:
         loss, acc = model.evaluate(xt, yt)
         print(f"early stopping: restored the weights of epoch {history.best_epoch + 1} "
@@ -283,5 +288,12 @@ def main(argv=None):
         # user-caused problems (bad names, files, hyperparameters): one clear line, exit 2
         print(f"fastmlp {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except MemoryError as exc:  # e.g. --sizes far beyond this machine's memory
+        print(f"fastmlp {args.command}: error: not enough memory ({exc})", file=sys.stderr)
+        return 2
+    except NonFiniteLossError as exc:  # a diverged run: nothing is saved, exit 1
+        print(f"fastmlp {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as exc:  # files being written are kept whole (atomic_write)
+        print(f"fastmlp {args.command}: {str(exc) or 'interrupted'}", file=sys.stderr)
         return 130

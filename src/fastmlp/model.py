@@ -17,6 +17,7 @@ import numpy as np
 from .backends import ACTIVATIONS, NetworkState, get_backend
 from .hyperparameters import check_batch_norm_hyperparameters, check_dropout_rate
 from .losses import get_loss
+from .model_file import FORMAT_VERSION, load_model, save_model  # noqa: F401 (re-exported)
 
 # name -> (fan used for the scale, distribution); weights have zero-mean, biases are zero
 INITS = {
@@ -28,7 +29,6 @@ INITS = {
 INIT_ALIASES = {"he_normal": "he", "kaiming": "he", "kaiming_uniform": "he_uniform",
                 "xavier_normal": "xavier", "glorot": "xavier", "glorot_normal": "xavier",
                 "glorot_uniform": "xavier_uniform"}
-FORMAT_VERSION = 2  # 2 added loss, dropout, batch norm and its running statistics
 HIDDEN_ACTIVATIONS = tuple(a for a in ACTIVATIONS if a != "identity")
 
 
@@ -375,41 +375,13 @@ class MLP:
                     bn_momentum=self.bn_momentum, bn_eps=self.bn_eps)
 
     def save(self, path):
-        c = self.config()
-        np.savez(path, format_version=np.int64(FORMAT_VERSION),
-                 sizes=np.asarray(c["sizes"], np.int64), activation=np.str_(c["activation"]),
-                 init=np.str_(c["init"]), loss=np.str_(c["loss"]),
-                 dropout=np.float64(c["dropout"]), batch_norm=np.bool_(c["batch_norm"]),
-                 bn_momentum=np.float64(c["bn_momentum"]), bn_eps=np.float64(c["bn_eps"]),
-                 params=self.params, buffers=self.buffers)
+        """Writes the model to `path` (.npz added if missing) atomically: see model_file."""
+        return save_model(self, path)
 
     @classmethod
     def load(cls, path, backend=None):
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                version = int(f["format_version"])
-                if version not in (1, FORMAT_VERSION):
-                    raise ValueError(f"{path}: model format {version} is not supported "
-                                     f"(this fastmlp reads formats 1 and {FORMAT_VERSION})")
-                config = dict(sizes=[int(s) for s in f["sizes"]],
-                              activation=str(f["activation"]), init=str(f["init"]))
-                if version >= 2:
-                    config.update(loss=str(f["loss"]), dropout=float(f["dropout"]),
-                                  batch_norm=bool(f["batch_norm"]),
-                                  bn_momentum=float(f["bn_momentum"]), bn_eps=float(f["bn_eps"]))
-                state = {"params": f["params"],
-                         "buffers": f["buffers"] if version >= 2 else np.zeros(0)}
-        except (OSError, KeyError, EOFError) as exc:
-            raise ValueError(f"{path}: not a fastmlp model file ({exc})") from exc
-        model = cls(seed=0, dtype=state["params"].dtype, backend=backend, **config)
-        if state["params"].shape != model.params.shape:
-            raise ValueError(f"{path}: holds {state['params'].size} parameters but its "
-                             f"architecture needs {model.params.size}")
-        if state["buffers"].shape != model.buffers.shape:
-            raise ValueError(f"{path}: holds {state['buffers'].size} batch-norm statistics "
-                             f"but its architecture needs {model.buffers.size}")
-        model.set_state(state)
-        return model
+        """The model saved at `path`; a bad file raises ModelFileError naming it."""
+        return load_model(cls, path, backend)
 
     def __repr__(self):
         extras = "".join([f", loss={self.loss.name!r}" if self.loss.name != "cross_entropy" else "",

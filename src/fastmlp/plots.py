@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .atomic_write import save_figure
+
 
 def _figure(width, height):
     try:
@@ -29,7 +31,7 @@ def _finish(fig, path):
     if path is not None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path)
+        save_figure(fig, path)
     return fig
 
 
