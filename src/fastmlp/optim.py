@@ -32,6 +32,11 @@ class Optimizer:
     def step(self):
         raise NotImplementedError
 
+    def __setstate__(self, state):
+        # state arrays may come back read-only (a joblib memory map): steps write to them
+        self.__dict__.update({k: np.array(v) if isinstance(v, np.ndarray) else v
+                              for k, v in state.items()})
+
     def __repr__(self):
         fields = ", ".join(f"{k}={v}" for k, v in self.hyperparameters().items())
         return f"{type(self).__name__}({fields})"

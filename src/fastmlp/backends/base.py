@@ -29,6 +29,8 @@ KERNELS = (
     "activation_forward",
     "mse_loss",
     "sigmoid_binary_cross_entropy",
+    # regression: mean squared error against real-valued targets
+    "mse_regression_loss",
     "dropout",
     "batch_norm_forward",
     "batch_norm_inference",
@@ -289,6 +291,15 @@ class Backend:
         check.check_mse_loss(outputs, labels, grad)
         return float(self._impl("_mse_loss", outputs.dtype)(outputs, labels, grad))
 
+    def mse_regression_loss(self, outputs, targets, grad):
+        """Mean squared error against real-valued targets, torch's MSELoss(reduction="mean").
+
+        targets has the shape and dtype of outputs (N, C). Returns sum((outputs - targets)**2)
+        / (N * C) and writes grad = 2 * (outputs - targets) / (N * C).
+        """
+        check.check_mse_regression_loss(outputs, targets, grad)
+        return float(self._impl("_mse_regression_loss", outputs.dtype)(outputs, targets, grad))
+
     def sigmoid_binary_cross_entropy(self, logits, labels, grad):
         """Binary cross-entropy of sigmoid(logits) against labels in {0, 1}, from the logits.
 
@@ -494,6 +505,13 @@ class Backend:
         n, c = outputs.shape
         np.copyto(grad, outputs)
         grad[np.arange(n), labels] -= 1
+        loss = np.sum(np.square(grad, dtype=np.float64)) / (n * c)
+        grad *= 2.0 / (n * c)
+        return loss
+
+    def _mse_regression_loss(self, outputs, targets, grad):
+        n, c = outputs.shape
+        np.subtract(outputs, targets, out=grad)
         loss = np.sum(np.square(grad, dtype=np.float64)) / (n * c)
         grad *= 2.0 / (n * c)
         return loss

@@ -89,6 +89,9 @@ class NumbaBackend(Backend):
     def _mse_loss(self, outputs, labels, grad):
         return loss.mse_loss(outputs, labels, grad, _flush)
 
+    def _mse_regression_loss(self, outputs, targets, grad):
+        return loss.mse_regression_loss(outputs, targets, grad, _flush)
+
     def _sigmoid_binary_cross_entropy(self, logits, labels, grad):
         return loss.sigmoid_binary_cross_entropy(logits, labels, grad, _flush)
 

@@ -81,6 +81,29 @@ def mse_loss(outputs, labels, grad, flush):
 
 
 @njit(**JIT)
+def mse_regression_loss(outputs, targets, grad, flush):
+    """Returns sum((outputs - targets)**2) / (N*C); grad = 2 * (outputs - targets) / (N*C).
+
+    Rounds like the NumPy oracle: the difference in float32, its square and the sum in
+    float64, the gradient scaled by float32(2 / (N*C)).
+    """
+    csr = flush_begin(flush)
+    n, c = outputs.shape
+    scale = np.float32(2.0 / (n * c))
+    loss = 0.0
+    for i in range(n):
+        o = outputs[i]
+        t = targets[i]
+        g = grad[i]
+        for j in range(c):
+            d = o[j] - t[j]
+            loss += np.float64(d) * np.float64(d)
+            g[j] = d * scale
+    flush_end(csr)
+    return loss / (n * c)
+
+
+@njit(**JIT)
 def sigmoid_binary_cross_entropy(logits, labels, grad, flush):
     """Returns mean(max(z, 0) - y z + log1p(exp(-|z|))) over logits z of shape (N, 1),
     each term in float32 and summed in float64 like the oracle; grad = (sigmoid(z) - y) / N
