@@ -44,7 +44,7 @@ __all__ = [
 # optional extras, imported on first use: plots needs matplotlib, the estimators scikit-learn
 _LAZY_MODULES = ("plots", "gradcheck", "estimators", "sweep")
 _LAZY_ATTRIBUTES = {"MLPClassifier": "estimators", "MLPRegressor": "estimators",
-                    "sweep_grid": "sweep"}
+                    "run_sweep": "sweep"}
 
 
 def __getattr__(name):

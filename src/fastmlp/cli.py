@@ -1,4 +1,4 @@
-"""The `fastmlp` command: train, eval, plot, gradcheck, backends, bench."""
+"""The `fastmlp` command: train, eval, plot, gradcheck, backends, bench, sweep."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +6,7 @@ import sys
 
 from . import backends as _backends
 from . import bench as _bench
+from .sweep import command as _sweep
 from .backends.bfloat16 import MATMUL_PRECISIONS
 from .datasets.toy import TOY_DATASETS
 from .losses import LOSSES
@@ -131,6 +132,7 @@ def build_parser():
 
     sub.add_parser("backends", help="list backends, whether they load, and their native kernels")
     _bench.add_parser(sub)
+    _sweep.add_parser(sub)
     return parser
 
 
@@ -297,6 +299,7 @@ def cmd_backends(args):
 COMMANDS = {"train": cmd_train, "eval": cmd_eval, "plot": cmd_plot, "gradcheck": cmd_gradcheck,
             "backends": cmd_backends}
 COMMANDS["bench"] = _bench.run_command
+COMMANDS["sweep"] = _sweep.run_command
 
 
 def main(argv=None):
