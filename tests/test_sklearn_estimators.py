@@ -52,6 +52,21 @@ def test_grid_search_in_two_processes_equals_serial():
     assert serial.cv_results_["mean_test_score"].max() > 0.8
 
 
+def test_fits_in_joblib_workers_use_their_share_of_the_cores(monkeypatch):
+    from sklearn.model_selection import cross_validate
+
+    from fastmlp.sweep.trial import available_cores
+
+    monkeypatch.setenv("FASTMLP_NUM_THREADS", "8")  # inherited by the workers: not obeyed
+    x, y = _circle()
+    est = MLPClassifier(hidden_layer_sizes=(8,), max_iter=3, random_state=0)
+    with pytest.warns(sklearn.exceptions.ConvergenceWarning):
+        serial = cross_validate(est, x, y, cv=2)
+    out = cross_validate(est, x, y, cv=2, n_jobs=2, return_estimator=True)
+    assert [e.n_threads_ for e in out["estimator"]] == [max(1, available_cores() // 2)] * 2
+    np.testing.assert_array_equal(out["test_score"], serial["test_score"])
+
+
 def test_cross_val_score_and_pipeline_equal_serial_fits():
     x, y = _circle()
     est = MLPClassifier(hidden_layer_sizes=(16,), max_iter=30, random_state=0)

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -44,19 +45,44 @@ def test_joblib_workers_get_their_share_of_the_cores_not_the_inherited_count(mon
     assert _scores(rows) == _scores(serial)
 
 
-def test_dask_local_cluster_gives_the_serial_results(monkeypatch):
+def test_dask_local_cluster_gives_the_serial_results_for_sweeps_and_grid_search(monkeypatch):
     distributed = pytest.importorskip("distributed")
     monkeypatch.setenv("FASTMLP_NUM_THREADS", "8")  # the worker processes inherit it
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
         rows = run_sweep(GRID, **SMALL, scheduler=client)
+        grid_search = _grid_search_on(client)
     share = max(1, available_cores() // 2)  # two single-slot workers on this host
     assert [r["threads"] for r in rows] == [share] * 4
     assert all(r["worker"].split(":")[1] != str(os.getpid()) for r in rows)
     serial = run_sweep(GRID, **SMALL, threads=share)
     assert _scores(rows) == _scores(serial)
     assert max(r["test_accuracy"] for r in rows) > 0.6
+    serial_search = _grid_search_on(None)
+    np.testing.assert_array_equal(grid_search.cv_results_["mean_test_score"],
+                                  serial_search.cv_results_["mean_test_score"])
+
+
+def _grid_search_on(client):
+    """scikit-learn's GridSearchCV of fastmlp.MLPClassifier, on Dask's joblib backend when
+    given a client (scikit-learn's own way to scale out), else serially."""
+    sklearn = pytest.importorskip("sklearn")
+    import joblib
+    from sklearn.model_selection import GridSearchCV
+
+    from fastmlp import MLPClassifier
+    from fastmlp.datasets import load_toy
+
+    x, y, _, _ = load_toy("circle", n_train=200, n_test=1)
+    search = GridSearchCV(MLPClassifier(hidden_layer_sizes=(8,), max_iter=5, random_state=0),
+                          {"learning_rate_init": [1e-2, 3e-2]}, cv=2,
+                          n_jobs=1 if client is None else 2)
+    with joblib.parallel_backend("dask" if client is not None else "sequential"), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore", sklearn.exceptions.ConvergenceWarning)
+        search.fit(x, y)
+    return search
 
 
 def test_sweep_command_writes_the_table_and_the_plot(tmp_path):

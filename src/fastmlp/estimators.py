@@ -15,6 +15,7 @@ solvers, unused).
 from __future__ import annotations
 
 import contextlib
+import os
 import warnings
 from numbers import Integral, Real
 
@@ -31,8 +32,10 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("fastmlp.MLPClassifier and fastmlp.MLPRegressor need scikit-learn: "
                       'pip install "fastmlp[sklearn]"') from exc
 
+from .backends import get_num_threads, set_num_threads
 from .model import MLP
 from .optim import SGD, Adam
+from .sweep.trial import available_cores, share_of_cores
 
 # scikit-learn's activation names -> fastmlp's (which also takes its own names)
 ACTIVATION_NAMES = {"logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
@@ -56,6 +59,29 @@ def _matmul_precision(backend, name):
         yield
     finally:
         backend.set_matmul_precision(before)
+
+
+def _worker_threads():
+    """Threads for a fit in a joblib (loky) or Dask worker process, None elsewhere.
+
+    Both pools give their workers OMP_NUM_THREADS = the worker's share of the cores (loky:
+    cores // n_jobs; Dask's nanny: 1); without it, the cores over the worker's task slots.
+    This share replaces an inherited FASTMLP_NUM_THREADS, which was meant for one process.
+    """
+    from joblib.externals.loky.process_executor import _CURRENT_DEPTH
+
+    slots = 1
+    if _CURRENT_DEPTH == 0:  # not in a loky worker: perhaps in a Dask one
+        try:
+            from distributed import get_worker
+
+            slots = get_worker().state.nthreads
+        except (ImportError, ValueError, AttributeError):
+            return None
+    try:
+        return max(1, int(os.environ["OMP_NUM_THREADS"]))
+    except (KeyError, ValueError):
+        return share_of_cores(slots)
 
 
 class _BaseMLP(BaseEstimator):
@@ -199,6 +225,10 @@ class _BaseMLP(BaseEstimator):
 
     def _fit(self, X, y, incremental):
         self._check_params()
+        threads = _worker_threads()
+        if threads is not None and threads != get_num_threads():
+            set_num_threads(threads)
+        self.n_threads_ = get_num_threads() or available_cores()
         random_state = check_random_state(self.random_state)
         first = not hasattr(self, "model_") or (not self.warm_start and not incremental)
         y = self._encode_targets(y, first=first and not incremental)
