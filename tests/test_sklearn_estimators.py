@@ -90,34 +90,98 @@ def test_scikit_learn_parameter_names_are_all_accepted():
             ours().get_params())
 
 
-def test_objective_is_scikit_learns_l2_penalty_and_halved_squared_error():
-    """One SGD step from the same weights moves them as scikit-learn's objective says:
-    grad = (dL/dW + alpha * W) / batch, with L the halved squared error."""
+@pytest.mark.parametrize("outputs", [1, 2])
+def test_one_step_follows_scikit_learns_objective(outputs):
+    """One SGD step from the same weights moves them as scikit-learn's MLPRegressor does:
+    output deltas (f(x) - y) / batch, weight gradients plus alpha * W / batch, and a reported
+    loss of half the mean squared error plus 0.5 * alpha * ||W||^2 / batch."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((10, 3))
-    y = rng.standard_normal(10)
+    y = rng.standard_normal((10, outputs))
     est = MLPRegressor(hidden_layer_sizes=(4,), solver="sgd", momentum=0.0, alpha=0.5,
                        learning_rate_init=0.1, batch_size=10, shuffle=False, max_iter=1,
                        random_state=0, backend="numpy")
+    first = clone(est)
+    first._check_params()
+    first._initialize(3, outputs, np.dtype(np.float64), sklearn.utils.check_random_state(0))
+    w1, b1 = first.coefs_[0].copy(), first.intercepts_[0].copy()
+    w2, b2 = first.coefs_[1].copy(), first.intercepts_[1].copy()
     with pytest.warns(sklearn.exceptions.ConvergenceWarning):
-        est.fit(x, y)
-    before = MLPRegressor(**{**est.get_params(), "max_iter": 1})
-    before._validate_fit_data(x, y, reset=True)
-    before._check_params()
-    before._initialize(3, 1, np.dtype(np.float64), sklearn.utils.check_random_state(0))
-    w1, b1 = before.coefs_[0].copy(), before.intercepts_[0].copy()
-    w2, b2 = before.coefs_[1].copy(), before.intercepts_[1].copy()
+        est.fit(x, y if outputs > 1 else y[:, 0])
     h = np.maximum(x @ w1 + b1, 0)
     out = h @ w2 + b2
-    d2 = (out - y[:, None]) / 10  # d(0.5 * mean squared error)/d(out)
+    d2 = (out - y) / 10
     g2 = h.T @ d2 + 0.5 * w2 / 10
     d1 = (d2 @ w2.T) * (h > 0)
     g1 = x.T @ d1 + 0.5 * w1 / 10
     np.testing.assert_allclose(est.coefs_[1], w2 - 0.1 * g2, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(est.coefs_[0], w1 - 0.1 * g1, rtol=1e-12, atol=1e-14)
     np.testing.assert_allclose(est.intercepts_[1], b2 - 0.1 * d2.sum(0), rtol=1e-12)
-    loss = 0.5 * np.mean((out[:, 0] - y) ** 2) + 0.25 * ((w1 ** 2).sum() + (w2 ** 2).sum()) / 10
+    loss = 0.5 * np.mean((out - y) ** 2) + 0.25 * ((w1 ** 2).sum() + (w2 ** 2).sum()) / 10
     assert est.loss_curve_[0] == pytest.approx(loss, rel=1e-12)
+
+
+@pytest.mark.parametrize("outputs", [1, 3])
+def test_sgd_epochs_match_scikit_learns_own_regressor(outputs):
+    """From the same weights, three epochs of Nesterov SGD in batches (constant learning
+    rate) give scikit-learn's MLPRegressor's weights and loss curve, to rounding."""
+    from sklearn.neural_network import MLPRegressor as SkRegressor
+
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((40, 3))
+    y = rng.standard_normal((40, outputs))
+    y = y if outputs > 1 else y[:, 0]
+    common = dict(hidden_layer_sizes=(5,), activation="tanh", solver="sgd", alpha=0.3,
+                  momentum=0.9, nesterovs_momentum=True, learning_rate_init=0.05,
+                  batch_size=16, shuffle=False, max_iter=3, random_state=0, tol=0)
+    ours = MLPRegressor(**common, backend="numpy")
+    ours._check_params()
+    ours._initialize(3, outputs, np.dtype(np.float64), sklearn.utils.check_random_state(0))
+    start = [a.copy() for a in (*ours.coefs_, *ours.intercepts_)]
+    theirs = SkRegressor(**{**common, "max_iter": 1}, warm_start=True)
+    with pytest.warns(sklearn.exceptions.ConvergenceWarning):
+        ours.set_params(warm_start=True).fit(x, y)
+        theirs.fit(x, y)
+        theirs.coefs_ = [a.copy() for a in start[:2]]
+        theirs.intercepts_ = [a.copy() for a in start[2:]]
+        theirs.set_params(max_iter=3, warm_start=True)
+        theirs.loss_curve_ = []
+        theirs.fit(x, y)
+    for a, b in zip([*ours.coefs_, *ours.intercepts_], [*theirs.coefs_, *theirs.intercepts_]):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ours.loss_curve_[-3:], theirs.loss_curve_[-3:], rtol=1e-10)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_sgd_epochs_match_scikit_learns_own_classifier(n_classes):
+    """Binary (one logistic output) and multiclass (softmax): the same weights after three
+    epochs as scikit-learn's MLPClassifier from the same start, and the same loss curve."""
+    from sklearn.neural_network import MLPClassifier as SkClassifier
+
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((40, 3))
+    y = np.arange(40) % n_classes
+    common = dict(hidden_layer_sizes=(5,), activation="relu", solver="sgd", alpha=0.1,
+                  momentum=0.5, nesterovs_momentum=False, learning_rate_init=0.1,
+                  batch_size=16, shuffle=False, max_iter=3, random_state=0, tol=0)
+    ours = MLPClassifier(**common, backend="numpy", warm_start=True)
+    ours.classes_ = np.unique(y)
+    ours._check_params()
+    ours._initialize(3, 1 if n_classes == 2 else n_classes, np.dtype(np.float64),
+                     sklearn.utils.check_random_state(0))
+    theirs = SkClassifier(**{**common, "max_iter": 1}, warm_start=True)
+    with pytest.warns(sklearn.exceptions.ConvergenceWarning):
+        theirs.fit(x, y)  # initializes
+    theirs.coefs_ = [w.copy() for w in ours.coefs_]
+    theirs.intercepts_ = [b.copy() for b in ours.intercepts_]
+    theirs.loss_curve_ = []
+    theirs.set_params(max_iter=3)
+    with pytest.warns(sklearn.exceptions.ConvergenceWarning):
+        ours.fit(x, y)
+        theirs.fit(x, y)
+    for a, b in zip([*ours.coefs_, *ours.intercepts_], [*theirs.coefs_, *theirs.intercepts_]):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ours.loss_curve_[-3:], theirs.loss_curve_[-3:], rtol=1e-10)
 
 
 def test_refusals_name_the_problem():

@@ -39,8 +39,8 @@ def test_grid_and_random_spaces():
 
 def test_joblib_workers_get_their_share_of_the_cores_not_the_inherited_count(monkeypatch):
     monkeypatch.setenv("FASTMLP_NUM_THREADS", "8")  # inherited by the loky workers
-    serial = run_sweep(GRID, **SMALL, backend="numba", threads=max(1, available_cores() // 2))
-    rows = run_sweep(GRID, **SMALL, backend="numba", n_jobs=2)
+    serial = run_sweep(GRID, **SMALL, threads=max(1, available_cores() // 2))
+    rows = run_sweep(GRID, **SMALL, n_jobs=2)
     assert [r["threads"] for r in rows] == [max(1, available_cores() // 2)] * 4
     assert _scores(rows) == _scores(serial)
 
@@ -51,12 +51,13 @@ def test_dask_local_cluster_gives_the_serial_results_for_sweeps_and_grid_search(
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, \
             distributed.Client(cluster) as client:
-        rows = run_sweep(GRID, **SMALL, scheduler=client)
+        # numba: its pool ignores the OMP_NUM_THREADS that Dask's nanny sets
+        rows = run_sweep(GRID, **SMALL, backend="numba", scheduler=client)
         grid_search = _grid_search_on(client)
     share = max(1, available_cores() // 2)  # two single-slot workers on this host
     assert [r["threads"] for r in rows] == [share] * 4
     assert all(r["worker"].split(":")[1] != str(os.getpid()) for r in rows)
-    serial = run_sweep(GRID, **SMALL, threads=share)
+    serial = run_sweep(GRID, **SMALL, backend="numba", threads=share)
     assert _scores(rows) == _scores(serial)
     assert max(r["test_accuracy"] for r in rows) > 0.6
     serial_search = _grid_search_on(None)

@@ -89,6 +89,10 @@ class _BaseMLP(BaseEstimator):
 
     _loss_scale = 1.0  # fastmlp's loss times this is scikit-learn's (its squared error is halved)
 
+    def _grad_scale(self):
+        """fastmlp's gradient times this is the one scikit-learn steps along."""
+        return 1.0
+
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, batch_size="auto", learning_rate="constant",
                  learning_rate_init=0.001, power_t=0.5, max_iter=200, shuffle=True,
@@ -211,8 +215,8 @@ class _BaseMLP(BaseEstimator):
         0.5 * alpha * ||W||^2 / batch over the weights (not the biases)."""
         model, k = self.model_, xb.shape[0]
         loss = model.loss_and_grad(xb, yb, rng=rng) * self._loss_scale
-        if self._loss_scale != 1.0:
-            model.grads *= model.dtype.type(self._loss_scale)
+        if self._grad_scale() != 1.0:
+            model.grads *= model.dtype.type(self._grad_scale())
         if self.alpha:
             scale = self.alpha / k
             penalty = 0.0
@@ -465,7 +469,12 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     outputs), as scikit-learn's MLPRegressor; loss_curve_ is half the mean squared error."""
 
     _multi_output = True
-    _loss_scale = 0.5  # scikit-learn minimizes mean((y - f(x))**2) / 2
+    _loss_scale = 0.5  # scikit-learn reports mean((y - f(x))**2) / 2 over every output
+
+    def _grad_scale(self):
+        # fastmlp's gradient, 2 (f(x) - y) / (batch * outputs), against scikit-learn's
+        # (f(x) - y) / batch: the gradient of its loss times the number of outputs
+        return 0.5 * self.n_outputs_
 
     def _engine_loss(self, n_outputs):
         return "squared_error"
