@@ -18,6 +18,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 from fastmlp import MLPClassifier, MLPRegressor  # noqa: E402
 from fastmlp.datasets import load_toy  # noqa: E402
 
+# short fits on purpose; tests that are about the warning catch it with pytest.warns
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
 # the default (float64 input computed in float64), the compiled float32 kernels, and SGD
 # with a schedule, momentum, early stopping and fastmlp's own layers
 ESTIMATORS = [

@@ -127,10 +127,8 @@ class Backend:
     @staticmethod
     def set_num_threads(n):
         """Threads for this backend's kernels; NumPy's only threads are its BLAS's."""
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:  # optional: without it the BLAS keeps its own setting
-            return
+        from threadpoolctl import threadpool_limits  # a dependency: imported on first use
+
         threadpool_limits(limits=n)
 
     @staticmethod

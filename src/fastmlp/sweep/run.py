@@ -16,9 +16,12 @@ DEFAULT_DATA = {"mnist": (2000, 1000), "toy": (1000, 500)}
 
 def _run_local(trials, data, n_jobs, threads):
     concurrent = min(n_jobs, len(trials))
-    per_trial = threads or share_of_cores(concurrent)
-    if concurrent == 1:
+    if concurrent == 1:  # in this process: its own thread setting, else every core
+        from ..backends import get_num_threads
+
+        per_trial = threads or get_num_threads() or available_cores()
         return [run_trial(i, t, data, per_trial) for i, t in enumerate(trials)]
+    per_trial = threads or share_of_cores(concurrent)
     from joblib import Parallel, delayed
 
     return Parallel(n_jobs=concurrent)(delayed(run_trial)(i, t, data, per_trial)
@@ -71,7 +74,8 @@ def run_sweep(grid=None, *, random=None, n_trials=10, dataset="mnist", n_train=N
         options apply to every trial.
     dataset: "mnist" (its first n_train / n_test images; default 2000 / 1000) or a toy
         problem (default 1000 / 500 points from data_seed).
-    n_jobs: trials at once on joblib's local processes (1: in this process); scheduler: a
+    n_jobs: trials at once on joblib's local processes (1: in this process, with its
+        thread setting); scheduler: a
         Dask scheduler address ("tcp://host:8786") or a distributed.Client to run on instead.
     threads: threads per trial (default: its share of its machine's cores).
     Each row holds the trial's options, test_accuracy, test_loss, train_loss, seconds,
@@ -97,4 +101,4 @@ def run_sweep(grid=None, *, random=None, n_trials=10, dataset="mnist", n_train=N
     return _run_local(trials, data, int(n_jobs), threads)
 
 
-__all__ = ["run_sweep", "available_cores"]
+__all__ = ["run_sweep"]
