@@ -3,10 +3,10 @@
 Linear outputs trained on the mean squared error against the real-valued targets, in the
 engine (fastmlp.MLP + fastmlp.train); the same fit is MLPRegressor's with scikit-learn.
 Run:  python examples/polynomial.py [--plot fit.png] [--backend cpp]
+(or: fastmlp train --dataset polynomial --activation tanh --lr 0.01 --batch-size 32
+--epochs 200 --plots polynomial/)
 """
 import argparse
-
-import numpy as np
 
 import fastmlp
 
@@ -28,22 +28,10 @@ def main():
     print(f"{model}\ntest MSE after {history.epochs} epochs: {history.test_loss[-1]:.5f} "
           f"(noise variance {0.05 ** 2:.5f})")
     if args.plot:
-        import matplotlib
+        from fastmlp.plots import plot_regression_fit
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        grid = np.linspace(-1, 1, 200, dtype=np.float32)[:, None]
-        fig, ax = plt.subplots(figsize=(6, 4))
-        ax.scatter(x[:, 0], y, s=4, alpha=0.4, label="training data")
-        ax.plot(grid[:, 0], 5 * grid[:, 0] ** 2, "k--", lw=1, label="y = 5x²")
-        ax.plot(grid[:, 0], model.predict(grid)[:, 0], "r", lw=2, label="MLP fit")
-        ax.set(xlabel="x", ylabel="y", title="fastmlp regression")
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(args.plot, dpi=120)
+        plot_regression_fit(model, x, y, args.plot, title="y = 5x² + noise, fitted by an MLP")
         print(f"wrote {args.plot}")
-
 
 if __name__ == "__main__":
     main()

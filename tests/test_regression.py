@@ -1,5 +1,9 @@
 """Regression in the engine: linear outputs against real-valued targets (one or several),
 the mse_regression_loss kernel on every backend, gradients, training and the polynomial."""
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -116,3 +120,25 @@ def test_mlp_regressor_fits_the_polynomial_on_every_backend(backend):
     reg.fit(x, y)
     assert np.mean((reg.predict(xt) - yt) ** 2) < 0.02 * np.var(yt)
     assert reg.out_activation_ == "identity" and reg.n_outputs_ == 1
+
+
+def test_train_command_fits_the_polynomial_and_draws_the_fit(tmp_path):
+    pytest.importorskip("matplotlib")
+    r = subprocess.run([sys.executable, "-m", "fastmlp", "train", "--dataset", "polynomial",
+                        "--activation", "tanh", "--epochs", "30", "--batch-size", "32",
+                        "--lr", "0.03", "--no-progress", "--plots", str(tmp_path)],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "loss='squared_error'" in r.stdout and "test loss" in r.stdout
+    assert "acc" not in r.stdout.splitlines()[-4]
+    assert (tmp_path / "fit.png").stat().st_size > 1000
+
+
+def test_polynomial_example_runs(tmp_path):
+    pytest.importorskip("matplotlib")
+    example = Path(__file__).resolve().parents[1] / "examples" / "polynomial.py"
+    r = subprocess.run([sys.executable, str(example), "--epochs", "20", "--backend", "numpy",
+                        "--plot", str(tmp_path / "fit.png")], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "fit.png").stat().st_size > 1000
