@@ -240,8 +240,10 @@ class _BaseMLP(BaseEstimator):
         X = np.ascontiguousarray(X, dtype=dtype)
         if first:
             self._initialize(X.shape[1], self._n_outputs(y), dtype, random_state)
-        elif not incremental and self.early_stopping and self.validation_scores_ is None:
-            self.validation_scores_, self.best_validation_score_ = [], -np.inf
+        elif not incremental:  # warm start: scikit-learn starts a fresh optimizer per fit
+            self._optimizer = self._make_optimizer()
+            if self.early_stopping and self.validation_scores_ is None:
+                self.validation_scores_, self.best_validation_score_ = [], -np.inf
         y = self.model_.check_targets(y, X.shape[0])
         model = self.model_
         early_stopping = self.early_stopping and not incremental
