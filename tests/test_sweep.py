@@ -45,7 +45,8 @@ def test_joblib_workers_get_their_share_of_the_cores_not_the_inherited_count(mon
     assert _scores(rows) == _scores(serial)
 
 
-def test_dask_local_cluster_gives_the_serial_results_for_sweeps_and_grid_search(monkeypatch):
+def test_dask_local_cluster_gives_the_serial_results_for_sweeps_and_grid_search(monkeypatch,
+                                                                                tmp_path):
     distributed = pytest.importorskip("distributed")
     monkeypatch.setenv("FASTMLP_NUM_THREADS", "8")  # the worker processes inherit it
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
@@ -54,12 +55,19 @@ def test_dask_local_cluster_gives_the_serial_results_for_sweeps_and_grid_search(
         # numba: its pool ignores the OMP_NUM_THREADS that Dask's nanny sets
         rows = run_sweep(GRID, **SMALL, backend="numba", scheduler=client)
         grid_search = _grid_search_on(client)
+        command_rows = _sweep_command(tmp_path, "--scheduler", cluster.scheduler_address,
+                                      "--backend", "numba")
     share = max(1, available_cores() // 2)  # two single-slot workers on this host
     assert [r["threads"] for r in rows] == [share] * 4
     assert all(r["worker"].split(":")[1] != str(os.getpid()) for r in rows)
     serial = run_sweep(GRID, **SMALL, backend="numba", threads=share)
     assert _scores(rows) == _scores(serial)
     assert max(r["test_accuracy"] for r in rows) > 0.6
+    assert [r["threads"] for r in command_rows] == [share] * 4
+    assert [r["test_accuracy"] for r in command_rows] == [
+        r["test_accuracy"] for r in run_sweep(GRID, **{**SMALL, "epochs": 1, "hidden": (8,),
+                                                       "n_train": 200, "n_test": 100},
+                                              backend="numba", threads=share)]
     serial_search = _grid_search_on(None)
     np.testing.assert_array_equal(grid_search.cv_results_["mean_test_score"],
                                   serial_search.cv_results_["mean_test_score"])
@@ -86,13 +94,14 @@ def _grid_search_on(client):
     return search
 
 
-def test_sweep_command_writes_the_table_and_the_plot(tmp_path):
+def _sweep_command(out_dir, *options):
+    """Runs `fastmlp sweep` on the 2x2 grid (circle data); returns its JSON rows."""
     pytest.importorskip("matplotlib")
-    out = tmp_path / "sweep"
+    out = out_dir / "sweep"
     r = subprocess.run([sys.executable, "-m", "fastmlp", "sweep", "--dataset", "circle",
                         "--n-train", "200", "--n-test", "100", "--epochs", "1", "--hidden", "8",
-                        "--param", "lr=1e-2,1e-1", "--param", "optimizer=sgd,adam",
-                        "--n-jobs", "1", "--out", str(out)],
+                        "--param", "lr=1e-2,3e-2", "--param", "optimizer=sgd,adam",
+                        "--out", str(out), *options],
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     rows = json.loads((out / "sweep.json").read_text())
@@ -100,3 +109,10 @@ def test_sweep_command_writes_the_table_and_the_plot(tmp_path):
     header = (out / "sweep.csv").read_text().splitlines()[0].split(",")
     assert {"lr", "optimizer", "test_accuracy", "threads"} <= set(header)
     assert (out / "sweep.png").stat().st_size > 1000
+    return rows
+
+
+def test_sweep_command_writes_the_table_and_the_plot(tmp_path):
+    rows = _sweep_command(tmp_path, "--n-jobs", "1")
+    assert [(r["lr"], r["optimizer"]) for r in rows] == [
+        (1e-2, "sgd"), (1e-2, "adam"), (3e-2, "sgd"), (3e-2, "adam")]
