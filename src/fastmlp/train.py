@@ -15,7 +15,6 @@ from tqdm.auto import tqdm
 from .callbacks import Callback, EarlyStopping, FunctionCallback
 from .finite import diverged, ensure_finite, first_non_finite_row
 from .history import History
-from .model import check_labels
 from .optim import Optimizer, make_optimizer
 from .schedules import make_schedule
 from .training_guard import TrainingPosition, exclusive_training, reporting_interrupts
@@ -43,7 +42,7 @@ def _chunk_end(s, steps, norm_every, bar_every):
 def _check_data(model, x, y, what):
     try:
         x = model._check_input(x)
-        return x, check_labels(y, x.shape[0], model.n_classes)
+        return x, model.check_targets(y, x.shape[0])
     except (ValueError, TypeError) as exc:
         raise type(exc)(f"{what} data: {exc}") from None
 
@@ -155,7 +154,7 @@ def _train(model, x_train, y_train, x_test=None, y_test=None, *, epochs=5, batch
     batch_size = min(int(batch_size), max(n, 1))
     rng = np.random.default_rng(seed)
     xb = np.empty((batch_size, x_train.shape[1]), model.dtype)
-    yb = np.empty(batch_size, np.int64)
+    yb = np.empty((batch_size, *y_train.shape[1:]), y_train.dtype)  # labels or targets
     steps = -(-n // batch_size)
     norm_every = max(1, steps // norm_samples) if norm_samples else 0
     min_batch = model.min_train_batch

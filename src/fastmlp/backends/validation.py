@@ -488,6 +488,18 @@ def check_mse_loss(outputs, labels, grad):
     check_label_loss(outputs, labels, grad, None, "outputs")
 
 
+def check_mse_regression_loss(outputs, targets, grad):
+    _array(outputs, "outputs")
+    _array(targets, "targets")
+    _out(grad, "grad")
+    _ndim(outputs, "outputs", 2)
+    _same_dtype(outputs, "outputs", (targets, "targets"), (grad, "grad"))
+    _same_shape(outputs, "outputs", (targets, "targets"), (grad, "grad"))
+    if outputs.shape[0] == 0 or outputs.shape[1] == 0:
+        raise ValueError(f"outputs must be non-empty, got shape {outputs.shape}")
+    _no_overlap(grad, "grad", (outputs, "outputs"), (targets, "targets"))
+
+
 def check_sigmoid_binary_cross_entropy(logits, labels, grad):
     if isinstance(logits, np.ndarray) and logits.ndim == 2 and logits.shape[1] != 1:
         raise ValueError(f"binary cross-entropy takes one logit per row, shape (N, 1); "

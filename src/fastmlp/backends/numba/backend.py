@@ -98,6 +98,9 @@ class NumbaBackend(Backend):
     def _mse_loss(self, outputs, labels, grad):
         return losses.mse_loss(outputs, labels, grad, _flush)
 
+    def _mse_regression_loss(self, outputs, targets, grad):
+        return losses.mse_regression_loss(outputs, targets, grad, _flush)
+
     def _sigmoid_binary_cross_entropy(self, logits, labels, grad):
         return losses.sigmoid_binary_cross_entropy(logits, labels, grad, _flush)
 
