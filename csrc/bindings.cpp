@@ -17,6 +17,7 @@
 #include "bindings_training.h"
 #include "dispatch.h"
 #include "gemm/gemm.h"
+#include "gemm/gemm_bindings.h"
 #include "kernels.h"
 
 namespace py = pybind11;
@@ -265,9 +266,7 @@ PYBIND11_MODULE(_cpp, mod) {
           "float32, or bfloat16: GEMM operands rounded to bfloat16, sums in float32");
   mod.def("amx_available", &fastmlp::amx_available,
           "Whether the CPU has AMX bfloat16 tiles and the OS lets this process use them");
-  mod.def("bf16_matmul_engine",
-          [] { return std::string(fastmlp::bf16_gemm_on_amx() ? "amx" : "emulated"); },
-          "How bfloat16 GEMMs run under the active ISA: amx, or emulated (rounded float32)");
+  fastmlp::bind_gemm_info(mod);  // bf16_matmul_engine, gemm_blocking (gemm/gemm_bindings.cpp)
   mod.def("num_threads", &fastmlp::num_threads);
   mod.def("set_num_threads", &fastmlp::set_num_threads, py::arg("n"));
   mod.def("flush_denormals", &fastmlp::flush_denormals);

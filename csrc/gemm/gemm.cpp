@@ -4,21 +4,18 @@
 #include <limits>
 
 #include "gemm/bfloat16.h"
+#include "gemm/blocking.h"
 #include "gemm/pack_buffer.h"
 #include "isa_tables.h"
 
 namespace fastmlp {
 namespace {
 
-// Below this many multiply-adds per thread, waking another thread costs more than it saves.
-constexpr double kMacsPerThread = 1 << 20;
 // Packing one element costs about as much as this many multiply-adds (for choosing splits).
 constexpr double kPackCost = 8.0;
 
 // Up to this many rows, a row-major op(A) is read in place rather than packed.
 constexpr i64 kInPlaceRows = 256;
-// Up to this many floats (32 KiB), a row-major op(B) is read in place rather than packed.
-constexpr i64 kInPlaceBFloats = 8192;
 
 thread_local PackBuffer t_packed_a, t_packed_b;
 
@@ -60,6 +57,7 @@ void scale_block(const GemmProblem& p, const Block& blk, const Epilogue* epi) {
 // bfloat16 values (matmul precision bfloat16 without AMX).
 void gemm_block(const GemmProblem& p, const GemmKernels& kr, const Ops& ops, const Block& blk,
                 bool round_bf16) {
+  const GemmBlocking bs = derive_blocking(cache_sizes(), kr.mr, kr.nr, kr.elem_bytes, kr.k_align);
   if (blk.m0 >= blk.m1 || blk.n0 >= blk.n1) return;
   Epilogue epi = p.epilogue;
   epi.c = p.c;
@@ -70,15 +68,16 @@ void gemm_block(const GemmProblem& p, const GemmKernels& kr, const Ops& ops, con
 
   // Equal kc slices (fixed by k alone, so every thread sums in the same order), whole
   // multiples of k_align but the last, so no more than one slice is padded.
-  const i64 kc = std::min<i64>(
-      kr.kc, ceil_div(ceil_div(p.k, ceil_div(p.k, kr.kc)), kr.k_align) * kr.k_align);
-  const i64 mc_max = std::min<i64>(kr.mc, blk.m1 - blk.m0);
-  const i64 nc_max = std::min<i64>(kr.nc, blk.n1 - blk.n0);
+  const i64 kc =
+      std::min(bs.kc, ceil_div(ceil_div(p.k, ceil_div(p.k, bs.kc)), kr.k_align) * kr.k_align);
+  const i64 mc_max = std::min(bs.mc, blk.m1 - blk.m0);
+  const i64 nc_max = std::min(bs.nc, blk.n1 - blk.n0);
   // A row-major op(B) is read in place when packing it cannot pay off: a single row panel
-  // reads each element once, and a B of a few KiB stays in L1 unpacked (thin-K products).
+  // reads each element once, and a B well inside L1 stays there unpacked (thin products).
   const bool read_b_in_place =
       kr.macro_rowmajor_b && !p.trans_b && !round_bf16 &&
-      (blk.m1 - blk.m0 <= kr.mr || p.k * (blk.n1 - blk.n0) <= kInPlaceBFloats);
+      (blk.m1 - blk.m0 <= kr.mr ||
+       p.k * (blk.n1 - blk.n0) * static_cast<i64>(sizeof(float)) <= bs.in_place_b_bytes);
   // Otherwise few rows of a row-major A are cheaper to read in place than to transpose
   // into panels (the packing would cost as much as a good part of the product). A
   // transposed A is always packed: read in place it would take a new line every k step,
@@ -93,8 +92,8 @@ void gemm_block(const GemmProblem& p, const GemmKernels& kr, const Ops& ops, con
                               : t_packed_b.get(static_cast<std::size_t>(
                                     ceil_div(nc_max, kr.nr) * kr.nr * kc_packed));
 
-  for (i64 jc = blk.n0; jc < blk.n1; jc += kr.nc) {
-    const i64 nc = std::min<i64>(kr.nc, blk.n1 - jc);
+  for (i64 jc = blk.n0; jc < blk.n1; jc += bs.nc) {
+    const i64 nc = std::min(bs.nc, blk.n1 - jc);
     for (i64 pc = 0; pc < p.k; pc += kc) {
       const i64 depth = std::min(kc, p.k - pc);
       const float* b = p.trans_b ? p.b + jc * p.ldb + pc : p.b + pc * p.ldb + jc;
@@ -104,8 +103,8 @@ void gemm_block(const GemmProblem& p, const GemmKernels& kr, const Ops& ops, con
       }
       const float beta = pc == 0 ? p.beta : 1.0f;  // later slices accumulate onto C
       const Epilogue* e = pc + depth == p.k ? final_epi : nullptr;
-      for (i64 ic = blk.m0; ic < blk.m1; ic += kr.mc) {
-        const i64 mc = std::min<i64>(kr.mc, blk.m1 - ic);
+      for (i64 ic = blk.m0; ic < blk.m1; ic += bs.mc) {
+        const i64 mc = std::min(bs.mc, blk.m1 - ic);
         const float* a = p.trans_a ? p.a + pc * p.lda + ic : p.a + ic * p.lda + pc;
         float* c = p.c + ic * p.ldc + jc;
         if (read_a_in_place) {
@@ -123,23 +122,73 @@ void gemm_block(const GemmProblem& p, const GemmKernels& kr, const Ops& ops, con
   }
 }
 
+struct Kernels {
+  const GemmKernels& kr;
+  bool round_bf16;  // emulated bfloat16: round the float32 panels
+};
+
+Kernels active_kernels() {
+  const Isa isa = active_isa();
+  if (matmul_precision() == MatmulPrecision::bfloat16) {
+    switch (bf16_engine()) {
+      case Bf16Engine::amx: return {gemm_kernels_amx(), false};
+      case Bf16Engine::avx512_bf16: return {gemm_kernels_avx512_bf16(), false};
+      case Bf16Engine::emulated: return {gemm_kernels_for(isa), true};
+    }
+  }
+  return {gemm_kernels_for(isa), false};
+}
+
+bool cpu_has_avx512_bf16() {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16") != 0;
+  }();
+  return has;
+}
+
 }  // namespace
+
+Bf16Engine bf16_engine() {
+  if (bf16_gemm_on_amx()) return Bf16Engine::amx;
+  if (active_isa() == Isa::avx512 && cpu_has_avx512_bf16()) return Bf16Engine::avx512_bf16;
+  return Bf16Engine::emulated;
+}
+
+const char* bf16_engine_name(Bf16Engine engine) {
+  switch (engine) {
+    case Bf16Engine::amx: return "amx";
+    case Bf16Engine::avx512_bf16: return "avx512_bf16";
+    default: return "emulated";
+  }
+}
+
+GemmPlan gemm_plan() {
+  const GemmKernels& kr = active_kernels().kr;
+  GemmPlan plan;
+  plan.caches = cache_sizes();
+  plan.blocking = derive_blocking(plan.caches, kr.mr, kr.nr, kr.elem_bytes, kr.k_align);
+  plan.mr = kr.mr;
+  plan.nr = kr.nr;
+  return plan;
+}
+
+double gemm_macs_per_thread() {
+  return derive_blocking(cache_sizes(), 1, 1, 4, 1).macs_per_thread;
+}
 
 int gemm_threads(i64 m, i64 n, i64 k, int limit) {
   const double macs = static_cast<double>(m) * static_cast<double>(n) *
                       static_cast<double>(std::max<i64>(k, 1));
-  return threads_for(macs, kMacsPerThread, limit);
+  return threads_for(macs, gemm_macs_per_thread(), limit);
 }
 
 void gemm(const GemmProblem& p, const Team& team, int first) {
-  const Isa isa = active_isa();
-  const bool bf16 = matmul_precision() == MatmulPrecision::bfloat16;
-  const bool amx = bf16 && bf16_gemm_on_amx();
-  const GemmKernels& kr = amx ? gemm_kernels_amx() : gemm_kernels_for(isa);
+  const Kernels k = active_kernels();
   const int used = gemm_threads(p.m, p.n, p.k, team.size);
   const int rank = team.rank(used, first);
   if (rank >= 0)
-    gemm_block(p, kr, ops_for(isa), thread_block(p, kr, used, rank), /*round_bf16=*/bf16 && !amx);
+    gemm_block(p, k.kr, ops_for(active_isa()), thread_block(p, k.kr, used, rank), k.round_bf16);
 }
 
 void gemm(const GemmProblem& p) {
