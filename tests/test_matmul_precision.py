@@ -602,6 +602,47 @@ def test_cpp_extension_functions(cpp_bf16_available):
             assert f"bf16_matmul_engine={engine}" in cpp.details()
 
 
+def test_emulated_bfloat16_warns_once(cpp_bf16_available, monkeypatch):
+    """Without AMX or AVX512-BF16 (the generic path has neither) bfloat16 is slower than
+    float32: asking for it says so, once per process; where the CPU has them it does not."""
+    import warnings
+
+    from fastmlp import _cpp
+    from fastmlp.backends import cpp_backend
+    from fastmlp.backends.bfloat16 import EmulatedBfloat16Warning
+
+    assert issubclass(EmulatedBfloat16Warning, UserWarning)
+    monkeypatch.setattr(cpp_backend, "_warned_emulated", False)
+    with configured("cpp", None, "generic"):
+        with pytest.warns(EmulatedBfloat16Warning, match="emulated .*slower than float32"):
+            backends.set_matmul_precision("bfloat16")
+        backends.set_matmul_precision("float32")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            backends.set_matmul_precision("bfloat16")  # said once already
+    backends.set_matmul_precision("float32")
+    monkeypatch.setattr(cpp_backend, "_warned_emulated", False)
+    if _cpp.bf16_matmul_engine() != "emulated":  # the best path here has bf16 instructions
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            backends.set_matmul_precision("bfloat16")
+
+
+def test_backends_command_says_when_bfloat16_is_emulated(cpp_bf16_available):
+    from fastmlp import _cpp
+
+    note = "bfloat16 matmuls are emulated on this CPU (ISA path generic"
+    r = run_cli("backends", env={"FASTMLP_ISA": "generic"})
+    assert r.returncode == 0, r.stderr
+    assert note in r.stdout
+    r = run_cli("backends")  # at the best ISA path (run_cli drops FASTMLP_ISA)
+    assert r.returncode == 0, r.stderr
+    best = next(isa for isa in ("avx512", "avx2", "generic") if _cpp.cpu_supports(isa))
+    with configured("cpp", None, best):
+        emulated = _cpp.bf16_matmul_engine() == "emulated"
+    assert ("bfloat16 matmuls are emulated" in r.stdout) == emulated
+
+
 # -- 4. the registry -----------------------------------------------------------------------
 def test_default_is_float32_and_names_are_checked():
     assert MATMUL_PRECISIONS == ("float32", "bfloat16")

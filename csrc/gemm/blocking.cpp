@@ -159,15 +159,16 @@ void set_cache_sizes_override(i64 l1d, i64 l2, i64 l3) {
 }
 
 GemmBlocking derive_blocking(const CacheSizes& caches, int mr, int nr, int elem_bytes,
-                             int k_align) {
+                             int k_align, i64 slice_depth) {
   const i64 l1 = caches.l1d > 0 ? caches.l1d : kDefaultL1;
   const i64 l2 = caches.l2 > 0 ? caches.l2 : kDefaultL2;
   const i64 unit = std::lcm<i64>(kKcUnit, std::max(k_align, 1));
   const i64 elem = std::max(elem_bytes, 1);
   GemmBlocking b;
   b.kc = std::clamp(round_down(l1 / 2 / (mr * elem), unit), unit, std::max(unit, kMaxKc));
-  b.nc = std::clamp(round_down(l2 / 2 / (b.kc * elem), nr), i64{nr}, round_down(kMaxNc, nr));
-  b.mc = std::clamp(round_down(l2 / 4 / (b.kc * elem), mr), i64{mr}, round_down(kMaxMc, mr));
+  const i64 depth = slice_depth > 0 ? std::min(slice_depth, b.kc) : b.kc;
+  b.nc = std::clamp(round_down(l2 / 2 / (depth * elem), nr), i64{nr}, round_down(kMaxNc, nr));
+  b.mc = std::clamp(round_down(l2 / 4 / (depth * elem), mr), i64{mr}, round_down(kMaxMc, mr));
   b.in_place_b_bytes = l1 * 2 / 3;
   b.macs_per_thread = static_cast<double>(std::clamp<i64>(l2, i64{1} << 16, i64{1} << 24));
   return b;

@@ -10,7 +10,7 @@
 //       lines streaming by and the C tile);
 //   nc: the packed B block (kc x nc) fills about half of L2;
 //   mc: the packed A block (mc x kc) about a quarter of L2, so it is still there when the
-//       macro-kernel reads it back;
+//       macro-kernel reads it back (both for the depth of the slices actually used);
 //   and the two thresholds: a row-major op(B) of up to 2/3 of L1 is read in place (thin
 //   products: it stays in L1 unpacked), and a thread is woken only for a share of at least
 //   as many multiply-adds as its L2 holds bytes (waking it, and filling its cold L2, costs
@@ -44,7 +44,10 @@ void set_cache_sizes_override(std::int64_t l1d, std::int64_t l2, std::int64_t l3
 // The blocking for a microkernel with an mr x nr register tile whose packed panels hold
 // elem_bytes per element and depth in multiples of k_align. Unknown (zero or negative)
 // sizes are replaced by portable defaults; any sizes give a usable blocking.
+// slice_depth > 0: the depth of the kc slices a product actually uses (at most kc; thin-K
+// products use less), for which mc and nc are sized - a shallower block holds more rows and
+// columns in the same cache. Only kc orders the sums; mc and nc never change a result.
 GemmBlocking derive_blocking(const CacheSizes& caches, int mr, int nr, int elem_bytes,
-                             int k_align);
+                             int k_align, std::int64_t slice_depth = 0);
 
 }  // namespace fastmlp

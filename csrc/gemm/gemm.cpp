@@ -57,7 +57,8 @@ void scale_block(const GemmProblem& p, const Block& blk, const Epilogue* epi) {
 // bfloat16 values (matmul precision bfloat16 without AMX).
 void gemm_block(const GemmProblem& p, const GemmKernels& kr, const Ops& ops, const Block& blk,
                 bool round_bf16) {
-  const GemmBlocking bs = derive_blocking(cache_sizes(), kr.mr, kr.nr, kr.elem_bytes, kr.k_align);
+  const CacheSizes caches = cache_sizes();
+  GemmBlocking bs = derive_blocking(caches, kr.mr, kr.nr, kr.elem_bytes, kr.k_align);
   if (blk.m0 >= blk.m1 || blk.n0 >= blk.n1) return;
   Epilogue epi = p.epilogue;
   epi.c = p.c;
@@ -70,6 +71,7 @@ void gemm_block(const GemmProblem& p, const GemmKernels& kr, const Ops& ops, con
   // multiples of k_align but the last, so no more than one slice is padded.
   const i64 kc =
       std::min(bs.kc, ceil_div(ceil_div(p.k, ceil_div(p.k, bs.kc)), kr.k_align) * kr.k_align);
+  bs = derive_blocking(caches, kr.mr, kr.nr, kr.elem_bytes, kr.k_align, kc);
   const i64 mc_max = std::min(bs.mc, blk.m1 - blk.m0);
   const i64 nc_max = std::min(bs.nc, blk.n1 - blk.n0);
   // A row-major op(B) is read in place when packing it cannot pay off: a single row panel

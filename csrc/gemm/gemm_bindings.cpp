@@ -51,16 +51,17 @@ void bind_gemm_info(py::module_& mod) {
   mod.def(
       "derive_gemm_blocking",
       [](std::int64_t l1d, std::int64_t l2, std::int64_t l3, int mr, int nr, int elem_bytes,
-         int k_align) {
+         int k_align, std::int64_t slice_depth) {
         if (mr < 1 || nr < 1 || elem_bytes < 1 || k_align < 1)
           throw py::value_error("mr, nr, elem_bytes and k_align must be >= 1");
         CacheSizes c;
         c.l1d = l1d, c.l2 = l2, c.l3 = l3;
-        return blocking_dict(derive_blocking(c, mr, nr, elem_bytes, k_align));
+        return blocking_dict(derive_blocking(c, mr, nr, elem_bytes, k_align, slice_depth));
       },
       py::arg("l1d"), py::arg("l2"), py::arg("l3"), py::arg("mr"), py::arg("nr"),
-      py::arg("elem_bytes") = 4, py::arg("k_align") = 1,
-      "The blocking for these cache sizes (bytes; 0 = unknown) and register tile");
+      py::arg("elem_bytes") = 4, py::arg("k_align") = 1, py::arg("slice_depth") = 0,
+      "The blocking for these cache sizes (bytes; 0 = unknown) and register tile; mc and nc "
+      "for slices slice_depth deep when > 0");
   mod.def("set_gemm_cache_sizes", &set_cache_sizes_override, py::arg("l1d"), py::arg("l2"),
           py::arg("l3"),
           "For tests: block GEMMs as if the caches had these sizes (all 0: the CPU's own)");
