@@ -43,6 +43,7 @@ void tile(i64 kc, const float* a, const float* b, float* c, i64 ldc, float alpha
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v) acc[r][v] = _mm256_setzero_ps();
+#pragma GCC unroll 4
   for (i64 p = 0; p < kc; ++p, a += MR, b += NR) {
     __m256 bv[V];
 #pragma GCC unroll 4
