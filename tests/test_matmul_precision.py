@@ -269,8 +269,9 @@ def _gemm_parity_tol(a, b, c0, trans_a, trans_b, alpha, beta):
 MNS = [1, 10, 31, 33, 128, 130]
 KS = [1, 31, 33, 784]
 # every M with two Ns (rotating through the list), for every K: 48 shapes, plus 1x1x1 and
-# shapes beyond the float32 GEMM's cache blocks (kc 384, mc 192, nc 1024; above 256 rows a
-# row-major A is read in place in float32)
+# shapes beyond typical cache blocks (on a 48 KiB L1d / 1 MiB L2: kc 512, mc 120, nc 256;
+# test_gemm_blocking runs the GEMM under tiny caches too; up to 256 rows a row-major A is
+# read in place in float32)
 CPP_GEMM_SHAPES = ([(1, 1, 1)] + [(m, MNS[(i + j) % len(MNS)], k) for k in KS
                                   for i, m in enumerate(MNS) for j in (0, 3)]
                    + [(300, 130, 784), (520, 33, 400), (13, 1030, 385)])
