@@ -295,6 +295,69 @@ def test_cpp_gemm(cpp, oracle, rng, trans_a, trans_b, alpha, beta):
         assert np.all(np.abs(got.astype(np.float64) - want) <= tol), (m, n, k)
 
 
+def _bf16_engines():
+    try:
+        from fastmlp import _cpp
+    except ImportError:
+        return []
+    engines = []
+    for name in ("amx", "avx512_bf16", "emulated"):
+        try:
+            _cpp.force_bf16_matmul_engine(name)
+        except ValueError:
+            continue
+        engines.append(name)
+    _cpp.force_bf16_matmul_engine("")
+    return engines
+
+
+@pytest.fixture
+def forced_engine(request):
+    from fastmlp import _cpp
+
+    _cpp.force_bf16_matmul_engine(request.param)
+    try:
+        assert _cpp.bf16_matmul_engine() == request.param
+        yield request.param
+    finally:
+        _cpp.force_bf16_matmul_engine("")
+
+
+@pytest.mark.parametrize("forced_engine", _bf16_engines(), indirect=True)
+def test_cpp_gemm_on_every_bfloat16_engine_of_this_cpu(cpp_bf16_available, bf16, forced_engine,
+                                                       oracle, rng):
+    """Each engine the CPU has (on an AMX machine the VDPBF16PS and emulated ones too), on 1
+    and 2 threads: within the oracle's bound, and bitwise the same for both thread counts."""
+    runs = []
+    for threads in (1, 2):
+        with configured("cpp", threads, None) as cpp:
+            got_all = []
+            for (m, n, k), (ta, tb) in itertools.product(
+                    [(1, 1, 1), (13, 31, 33), (33, 130, 784), (300, 130, 785), (13, 1030, 385)],
+                    itertools.product([False, True], repeat=2)):
+                local = np.random.default_rng(m * 7 + n * 3 + k + 2 * ta + tb)
+                a = _rand(local, (k, m) if ta else (m, k))
+                b = _rand(local, (n, k) if tb else (k, n))
+                c0 = _rand(local, (m, n))
+                got, want = c0.copy(), c0.copy()
+                cpp.gemm(a, b, got, trans_a=ta, trans_b=tb, alpha=-0.7, beta=2.5)
+                oracle.gemm(a, b, want, trans_a=ta, trans_b=tb, alpha=-0.7, beta=2.5)
+                tol = _gemm_parity_tol(a, b, c0, ta, tb, -0.7, 2.5)
+                assert np.all(np.abs(got.astype(np.float64) - want) <= tol), (m, n, k, ta, tb)
+                got_all.append(got)
+            runs.append(got_all)
+    for one, two in zip(*runs):
+        np.testing.assert_array_equal(one, two)
+
+
+def test_forcing_an_unknown_bfloat16_engine_is_an_error(cpp_bf16_available):
+    from fastmlp import _cpp
+
+    with pytest.raises(ValueError, match="one of amx, avx512_bf16, emulated"):
+        _cpp.force_bf16_matmul_engine("tpu")
+    assert "emulated" in _bf16_engines()
+
+
 def test_cpp_gemm_special_values(cpp, oracle):
     """inf and NaN operands propagate as in the oracle; huge values round to inf."""
     a = np.ones((3, 34), F32)

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <limits>
+#include <stdexcept>
+#include <string>
 
 #include "gemm/bfloat16.h"
 #include "gemm/blocking.h"
@@ -149,12 +151,36 @@ bool cpu_has_avx512_bf16() {
   return has;
 }
 
+bool g_engine_forced = false;
+Bf16Engine g_forced_engine = Bf16Engine::emulated;
+
 }  // namespace
 
 Bf16Engine bf16_engine() {
+  if (g_engine_forced) return g_forced_engine;
   if (bf16_gemm_on_amx()) return Bf16Engine::amx;
   if (active_isa() == Isa::avx512 && cpu_has_avx512_bf16()) return Bf16Engine::avx512_bf16;
   return Bf16Engine::emulated;
+}
+
+void force_bf16_engine(const std::string& name) {
+  if (name.empty()) {
+    g_engine_forced = false;
+    return;
+  }
+  Bf16Engine want;
+  if (name == "amx" && amx_available())
+    want = Bf16Engine::amx;
+  else if (name == "avx512_bf16" && cpu_supports(Isa::avx512) && cpu_has_avx512_bf16())
+    want = Bf16Engine::avx512_bf16;
+  else if (name == "emulated")
+    want = Bf16Engine::emulated;
+  else
+    throw std::invalid_argument("bfloat16 engine '" + name +
+                                "' is unknown or not on this CPU; expected one of amx, "
+                                "avx512_bf16, emulated (or '' for the best)");
+  g_forced_engine = want;
+  g_engine_forced = true;
 }
 
 const char* bf16_engine_name(Bf16Engine engine) {

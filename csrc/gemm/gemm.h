@@ -3,6 +3,7 @@
 // time, optional fused epilogue, and OpenMP threads over disjoint blocks of C.
 #pragma once
 #include <cstdint>
+#include <string>
 
 #include "gemm/blocking.h"
 #include "gemm/epilogue.h"
@@ -30,6 +31,9 @@ struct GemmProblem {
 enum class Bf16Engine { amx, avx512_bf16, emulated };
 Bf16Engine bf16_engine();
 const char* bf16_engine_name(Bf16Engine engine);  // "amx", "avx512_bf16", "emulated"
+// For tests: run bfloat16 GEMMs on engine `name` whatever the ISA path ("" for the best);
+// std::invalid_argument if unknown or this CPU lacks it. Not while a GEMM runs.
+void force_bf16_engine(const std::string& name);
 
 // The blocking GEMMs use now (active ISA path and matmul precision), with its register
 // tile, for display.

@@ -32,6 +32,9 @@ void bind_gemm_info(py::module_& mod) {
   mod.def("bf16_matmul_engine", [] { return std::string(bf16_engine_name(bf16_engine())); },
           "How bfloat16 GEMMs run under the active ISA: amx, avx512_bf16 (VDPBF16PS), or "
           "emulated (float32 panels rounded to bfloat16: slower than float32)");
+  mod.def("force_bf16_matmul_engine", &force_bf16_engine, py::arg("name"),
+          "For tests: bfloat16 GEMMs on this engine (amx, avx512_bf16, emulated) whatever the "
+          "ISA path, '' for the best; ValueError if this CPU lacks it");
   mod.def(
       "gemm_blocking",
       [] {
