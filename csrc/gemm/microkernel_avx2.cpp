@@ -34,23 +34,26 @@ inline void store_scaled(float* dst, bool partial, __m256i m, __m256 acc, float 
 }
 
 // C[R x (V vectors)] = alpha * A @ B + beta * C; `last` masks the columns of the last vector,
-// which is whole unless `partial`.
-template <int R, int V>
-void tile(i64 kc, const float* a, const float* b, float* c, i64 ldc, float alpha, float beta,
-          __m256i last, bool partial) {
+// which is whole unless `partial`. A is a packed panel (MR floats per k) or, !Packed, R rows
+// of a row-major matrix with row stride lda, read in place: a product with few rows (or a
+// narrow one, where each A panel meets few B panels) then skips packing A.
+template <int R, int V, bool Packed>
+void tile(i64 kc, const float* a, i64 lda, const float* b, float* c, i64 ldc, float alpha,
+          float beta, __m256i last, bool partial) {
+  const i64 row_step = Packed ? 1 : lda, k_step = Packed ? MR : 1;
   __m256 acc[R][V];
 #pragma GCC unroll 16
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v) acc[r][v] = _mm256_setzero_ps();
 #pragma GCC unroll 4
-  for (i64 p = 0; p < kc; ++p, a += MR, b += NR) {
+  for (i64 p = 0; p < kc; ++p, a += k_step, b += NR) {
     __m256 bv[V];
 #pragma GCC unroll 4
     for (int v = 0; v < V; ++v) bv[v] = _mm256_load_ps(b + 8 * v);
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
-      const __m256 av = _mm256_broadcast_ss(a + r);
+      const __m256 av = _mm256_broadcast_ss(a + r * row_step);
 #pragma GCC unroll 4
       for (int v = 0; v < V; ++v) acc[r][v] = _mm256_fmadd_ps(av, bv[v], acc[r][v]);
     }
@@ -138,37 +141,45 @@ void pack_b(const float* b, i64 ldb, bool trans, i64 depth, i64 cols, float* dst
   if (whole < cols) pack_b_portable<NR>(b + whole * ldb, ldb, true, depth, cols - whole, dst);
 }
 
-using TileFn = void (*)(i64, const float*, const float*, float*, i64, float, float, __m256i,
-                        bool);
+using TileFn = void (*)(i64, const float*, i64, const float*, float*, i64, float, float,
+                        __m256i, bool);
 
-template <std::size_t... I>
+template <bool Packed, std::size_t... I>
 constexpr std::array<TileFn, sizeof...(I)> tile_table(std::index_sequence<I...>) {
-  return {{&tile<static_cast<int>(I / NV) + 1, static_cast<int>(I % NV) + 1>...}};
+  return {{&tile<static_cast<int>(I / NV) + 1, static_cast<int>(I % NV) + 1, Packed>...}};
 }
-// kTiles[(rows - 1) * NV + (vectors - 1)]
-constexpr auto kTiles = tile_table(std::make_index_sequence<MR * NV>{});
+// kTiles<packed A>[(rows - 1) * NV + (vectors - 1)]
+template <bool Packed>
+constexpr auto kTiles = tile_table<Packed>(std::make_index_sequence<MR * NV>{});
 
-void run_tile(int rows, int cols, i64 kc, const float* a, i64 /*lda: packed*/, const float* b,
-              float* c, i64 ldc, float alpha, float beta) {
+template <bool Packed>
+void run_tile(int rows, int cols, i64 kc, const float* a, i64 lda, const float* b, float* c,
+              i64 ldc, float alpha, float beta) {
   const int vectors = (cols + 7) / 8;
   const int valid = cols - 8 * (vectors - 1);  // 1..8 columns in the last vector
   const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   const __m256i last = _mm256_cmpgt_epi32(_mm256_set1_epi32(valid), lane);
-  kTiles[(rows - 1) * NV + vectors - 1](kc, a, b, c, ldc, alpha, beta, last, valid < 8);
+  kTiles<Packed>[(rows - 1) * NV + vectors - 1](kc, a, lda, b, c, ldc, alpha, beta, last,
+                                                valid < 8);
 }
 
 void macro(const float* pa, const float* pb, i64 mc, i64 nc, i64 kc, float* c, i64 ldc,
            float alpha, float beta, const Epilogue* epi, i64 row0, i64 col0) {
-  macro_kernel<MR, NR>(run_tile, pa, kc, pb, kc, mc, nc, kc, c, ldc, alpha, beta, epi, row0,
-                       col0);
+  macro_kernel<MR, NR>(run_tile<true>, pa, kc, pb, kc, mc, nc, kc, c, ldc, alpha, beta, epi,
+                       row0, col0);
+}
+
+void macro_rowmajor_a(const float* a, i64 lda, const float* pb, i64 mc, i64 nc, i64 kc, float* c,
+                      i64 ldc, float alpha, float beta, const Epilogue* epi, i64 row0, i64 col0) {
+  macro_kernel<MR, NR>(run_tile<false>, a, lda, pb, kc, mc, nc, kc, c, ldc, alpha, beta, epi,
+                       row0, col0);
 }
 
 }  // namespace
 
 const GemmKernels& gemm_kernels_avx2() {
   static const GemmKernels k = {MR, NR, /*elem_bytes=*/4,
-                                pack_a, pack_b, macro,
-                                /*macro_rowmajor_a=*/nullptr};
+                                pack_a, pack_b, macro, macro_rowmajor_a};
   return k;
 }
 
