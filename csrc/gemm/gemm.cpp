@@ -55,8 +55,9 @@ void scale_block(const GemmProblem& p, const Block& blk, const Epilogue* epi) {
 
 // The GotoBLAS loops over one block of C: for each nc-wide column block and kc-deep slice
 // pack op(B) once (kept in L2), then pack op(A) mc rows at a time (or read it in place)
-// and run the macro-kernel. With `round_bf16` the packed float32 panels are rounded to
-// bfloat16 values (matmul precision bfloat16 without AMX).
+// and run the macro-kernel, all in blocks sized from the caches (gemm/blocking.h). With
+// `round_bf16` the packed float32 panels are rounded to bfloat16 values (the emulated
+// bfloat16 engine).
 void gemm_block(const GemmProblem& p, const GemmKernels& kr, const Ops& ops, const Block& blk,
                 bool round_bf16) {
   const CacheSizes caches = cache_sizes();
@@ -201,7 +202,7 @@ GemmPlan gemm_plan() {
   return plan;
 }
 
-double gemm_macs_per_thread() {
+double gemm_macs_per_thread() {  // set by the L2 alone: any tile gives the same value
   return derive_blocking(cache_sizes(), 1, 1, 4, 1).macs_per_thread;
 }
 
