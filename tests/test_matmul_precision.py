@@ -678,8 +678,9 @@ def test_emulated_bfloat16_warns_once(cpp_bf16_available, monkeypatch):
     assert issubclass(EmulatedBfloat16Warning, UserWarning)
     monkeypatch.setattr(cpp_backend, "_warned_emulated", False)
     with configured("cpp", None, "generic"):
-        with pytest.warns(EmulatedBfloat16Warning, match="emulated .*slower than float32"):
+        with pytest.warns(EmulatedBfloat16Warning, match="emulated .*slower than float32") as rec:
             backends.set_matmul_precision("bfloat16")
+        assert rec[0].filename == __file__  # the caller's line, not one inside fastmlp
         backends.set_matmul_precision("float32")
         with warnings.catch_warnings():
             warnings.simplefilter("error")

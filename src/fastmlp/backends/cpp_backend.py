@@ -22,6 +22,8 @@ kernels of the base class, which never round float64.
 """
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 
 import numpy as np
@@ -48,7 +50,13 @@ def _warn_once_if_emulated():
     if _warned_emulated or _cpp.bf16_matmul_engine() != "emulated":
         return
     _warned_emulated = True
-    warnings.warn(_EMULATED_NOTE.format(isa=_cpp.isa()), EmulatedBfloat16Warning, stacklevel=4)
+    # point at the user's line, however deep inside fastmlp the setting was made
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    level, frame = 2, sys._getframe(1)  # stacklevel 2: our caller
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(_EMULATED_NOTE.format(isa=_cpp.isa()), EmulatedBfloat16Warning,
+                  stacklevel=level)
 
 
 def _kib(n):
