@@ -36,15 +36,15 @@ def add_parser(subparsers):
                    help=f"layer sizes, input to output (default {SEED_SIZES})")
     p.add_argument("--batch-size", type=positive_int, default=128)
     p.add_argument("--kernels", type=_names, help="comma-separated kernels (default: all)")
-    p.add_argument("--repeats", type=positive_int, default=5,
+    p.add_argument("--repeats", type=positive_int, default=None,
                    help="timed samples per kernel and round (default 5)")
-    p.add_argument("--rounds", type=positive_int, default=3,
+    p.add_argument("--rounds", type=positive_int, default=None,
                    help="rounds: each runs every contender once, in its own process, in an "
                         "order rotated from round to round; medians and quartiles are over "
                         "the samples of all rounds (default 3)")
     p.add_argument("--quick", action="store_true",
-                   help="1 round, 1 sample, 2 epoch steps: shows that everything runs; "
-                        "its figures are not to be trusted")
+                   help="1 round, 1 sample, 2 epoch steps (unless given): shows that "
+                        "everything runs; its figures are not to be trusted")
     p.add_argument("--keep-blas-env", action="store_true",
                    help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for the NumPy contenders "
                         "(default: their processes run without them, as the header says)")
@@ -70,8 +70,10 @@ def run_command(args):
     from .report import format_text, plot, to_json
     from .runner import precision_skips, run
 
+    quick = {"rounds": 1, "repeats": 1} if args.quick else {"rounds": 3, "repeats": 5}
+    args.rounds, args.repeats = args.rounds or quick["rounds"], args.repeats or quick["repeats"]
     if args.quick:
-        args.rounds, args.repeats, args.epoch_steps = 1, 1, min(args.epoch_steps, 2)
+        args.epoch_steps = min(args.epoch_steps, 2)
     names = args.backends or [n for n, ok in backends.available_backends().items() if ok]
     if args.plot and importlib.util.find_spec("matplotlib") is None:  # fail before timing
         raise ValueError("--plot needs matplotlib: pip install 'fastmlp[plot]'")

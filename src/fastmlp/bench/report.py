@@ -19,7 +19,7 @@ def _opt(value, fmt, none="-"):
 def _bytes(n):
     for unit, scale in (("GiB", 1024 ** 3), ("MiB", 1024 ** 2), ("KiB", 1024)):
         if n >= scale:
-            return f"{n / scale:g} {unit}"
+            return f"{n / scale:.3g} {unit}"
     return f"{n} B"
 
 
@@ -212,42 +212,171 @@ def to_json(results):
     return json.dumps(results, indent=2, default=str)
 
 
-def plot(results, path):
-    """A bar chart: each kernel case's % of peak per contender, and seconds per epoch."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")  # files only; works without a display
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise RuntimeError("--plot needs matplotlib: pip install 'fastmlp[plot]'") from None
-    threads = max(results["threads"])
-    rows = [r for r in results["kernels"] if r["threads"] == threads]
-    cases = list(dict.fromkeys(f"{r['kernel']} {r['case']}" for r in rows))
-    impls = list(dict.fromkeys(r["impl"] for r in rows))
-    epochs = [r for r in results["epochs"] if r["threads"] == threads]
-    fig, axes = plt.subplots(1, 2 if epochs else 1, figsize=(16, 0.32 * len(cases) * len(impls) / 2 + 3),
-                             squeeze=False, gridspec_kw={"width_ratios": [3, 1]} if epochs else None)
-    ax = axes[0][0]
-    height = 0.8 / max(len(impls), 1)
-    for j, impl in enumerate(impls):
-        values = {f"{r['kernel']} {r['case']}": r["pct_peak"] or 0.0 for r in rows if r["impl"] == impl}
-        ax.barh([i + j * height for i in range(len(cases))], [values.get(c, 0.0) for c in cases],
-                height=height, label=impl)
-    ax.set_yticks([i + 0.4 - height / 2 for i in range(len(cases))], cases, fontsize=7)
-    ax.invert_yaxis()
-    ax.set_xlabel("% of this CPU's peak (FMA peak for GFLOP/s kernels, triad bandwidth for GB/s)")
-    ax.set_title(f"kernels, {threads} thread(s)")
-    ax.legend(fontsize=8)
-    if epochs:
-        ax = axes[0][1]
-        ax.bar([r["impl"] for r in epochs], [r["seconds"] for r in epochs],
-               color=[f"C{impls.index(r['impl']) if r['impl'] in impls else len(impls)}" for r in epochs])
-        ax.set_ylabel("seconds per 60,000-sample epoch (extrapolated)")
-        ax.set_title(f"training epoch, {threads} thread(s)")
-        ax.tick_params(axis="x", rotation=30)
+# -- pictures ------------------------------------------------------------------------------
+PLOTS = ("bench_speedup.png", "bench_roofline.png", "bench_epoch.png")
+
+
+def plot(results, directory):
+    """Writes the pictures of a run into `directory` (each at most 1600x1000 px): kernel
+    speed relative to NumPy, the roofline chart, and the epochs; returns their paths."""
+    from pathlib import Path
+
+    from ..plots import _figure, _finish
+
+    directory = Path(directory)
+    paths = []
+    for name, draw in zip(PLOTS, (_plot_speedup, _plot_roofline, _plot_epochs)):
+        fig = draw(results, _figure)
+        if fig is not None:
+            paths.append(directory / name)
+            _finish(fig, paths[-1])
+    return paths
+
+
+def _title(results):
     w = results["workload"]
-    fig.suptitle(f"fastmlp bench: MLP {'-'.join(map(str, w['sizes']))}, batch {w['batch']}; "
-                 f"{results['machine']['cpu']}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    return (f"MLP {'-'.join(map(str, w['sizes']))}, batch {w['batch']}; "
+            f"{results['machine']['cpu']}, ISA path {results['machine'].get('isa_path', '?')}")
+
+
+def _impl_colors(results):
+    impls = list(dict.fromkeys(r["impl"] for r in results["kernels"] + results["epochs"]))
+    return {impl: f"C{i % 10}" for i, impl in enumerate(impls)}
+
+
+def _geomean(values):
+    import math
+
+    return math.exp(sum(math.log(v) for v in values) / len(values))
+
+
+def _plot_speedup(results, figure):
+    """(a) Each kernel's speed relative to NumPy (= 1.0, log axis), grouped by kernel: the
+    geometric mean over the kernel's cases, whiskers from the slowest to the fastest case."""
+    rows = [r for r in results["kernels"] if r["vs_numpy"] and r["impl"] != "numpy"]
+    if not rows:
+        return None
+    counts = sorted({r["threads"] for r in rows})
+    kernels = sorted({r["kernel"] for r in rows})
+    impls = list(dict.fromkeys(r["impl"] for r in rows))
+    colors = _impl_colors(results)
+    fig = figure(min(16, 4 + 5.5 * len(counts)), min(10, 2.2 + 0.42 * len(kernels) * max(1, len(impls) / 2)))
+    axes = fig.subplots(1, len(counts), sharey=True, squeeze=False)[0]
+    height = 0.8 / len(impls)
+    for ax, threads in zip(axes, counts):
+        for j, impl in enumerate(impls):
+            ys, xs, lo, hi = [], [], [], []
+            for i, kernel in enumerate(kernels):
+                v = [r["vs_numpy"] for r in rows
+                     if r["kernel"] == kernel and r["impl"] == impl and r["threads"] == threads]
+                if v:
+                    g = _geomean(v)
+                    ys.append(i + (j - (len(impls) - 1) / 2) * height)
+                    xs.append(g)
+                    lo.append(max(0.0, g - min(v)))
+                    hi.append(max(0.0, max(v) - g))
+            ax.barh(ys, xs, height=height, color=colors[impl], label=impl, xerr=[lo, hi],
+                    error_kw={"elinewidth": 0.8, "capsize": 1.5, "ecolor": "0.3"})
+        ax.axvline(1.0, color="k", linewidth=1)
+        ax.set_xscale("log")
+        ax.set_yticks(range(len(kernels)), kernels)
+        ax.invert_yaxis()
+        ax.grid(axis="x", which="both", alpha=0.3)
+        ax.set_xlabel("speed relative to the numpy backend (= 1.0; higher is faster)")
+        ax.set_title(f"{threads} thread(s)")
+    axes[-1].legend(loc="lower right", fontsize=8)
+    fig.suptitle("kernel speed vs NumPy (geometric mean over each kernel's shapes; whiskers: "
+                 "slowest to fastest shape)\n" + _title(results), fontsize=10)
+    return fig
+
+
+KERNEL_MARKERS = {"gemm": "o", "dense_forward": "s", "forward_backward": "D",
+                  "adam_train_steps": "*"}  # every memory-bound kernel: "^"
+
+
+def _plot_roofline(results, figure):
+    """(b) The roofline: the measured FMA peak and triad bandwidth as the roof, every kernel
+    case placed by its arithmetic intensity and achieved GFLOP/s, per contender."""
+    best = results["peak"]["best"]
+    rows = [r for r in results["kernels"] if not r["noise"]]
+    if not rows or not best["fma_gflops"]:
+        return None
+    threads = max(r["threads"] for r in rows)
+    rows = [r for r in rows if r["threads"] == threads]
+    from .machine import best_of_table
+
+    peak = best_of_table(best["fma_gflops"], threads)
+    triad = best["triad_gbps"].get(threads, {})
+    fig = figure(11, 7)
+    ax = fig.subplots()
+    xs = [r["intensity"] for r in rows]
+    lo, hi = min(xs + [0.05]) / 2, max(xs + [peak / 10]) * 2
+    import numpy as np
+
+    grid = np.geomspace(lo, hi, 200)
+    if triad:
+        # the roof of the largest working set probed (memory), and of the smallest (cache)
+        ends = dict.fromkeys([max(triad), min(triad)])
+        for style, footprint in zip(("-", "--"), ends):
+            gbps = triad[footprint]
+            ax.plot(grid, np.minimum(peak, gbps * grid), color="k", linestyle=style, linewidth=1.2,
+                    label=f"roof: FMA {peak:.0f} GFLOP/s, triad {gbps:.0f} GB/s "
+                          f"over {_bytes(int(footprint))}")
+    else:
+        ax.axhline(peak, color="k", label=f"FMA peak {peak:.0f} GFLOP/s")
+    colors = _impl_colors(results)
+    for impl in dict.fromkeys(r["impl"] for r in rows):
+        for kernel_kind in ("gemm", "dense_forward", "forward_backward", "adam_train_steps", None):
+            pts = [r for r in rows if r["impl"] == impl and
+                   (r["kernel"] == kernel_kind if kernel_kind else r["kernel"] not in KERNEL_MARKERS)]
+            if pts:
+                ax.scatter([r["intensity"] for r in pts], [r["gflops"] for r in pts],
+                           color=colors[impl], marker=KERNEL_MARKERS.get(kernel_kind, "^"),
+                           s=30, alpha=0.8, edgecolors="none")
+    from matplotlib.lines import Line2D
+
+    handles, _ = ax.get_legend_handles_labels()
+    handles += [Line2D([], [], color=colors[i], marker="o", linestyle="", label=i)
+                for i in dict.fromkeys(r["impl"] for r in rows)]
+    handles += [Line2D([], [], color="0.4", marker=m, linestyle="", label=k)
+                for k, m in [*KERNEL_MARKERS.items(), ("element-wise, losses, optimizers", "^")]]
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    ax.set(xscale="log", yscale="log", xlim=(lo, hi),
+           xlabel="arithmetic intensity (FLOPs per byte of least traffic)",
+           ylabel="achieved GFLOP/s",
+           title=f"roofline, {threads} thread(s): " + _title(results))
+    ax.title.set_fontsize(10)
+    ax.grid(which="both", alpha=0.25)
+    return fig
+
+
+def _plot_epochs(results, figure):
+    """(c) Seconds per epoch of every backend and PyTorch variant, with the roofline."""
+    rows = [r for r in results["epochs"] if not r["noise"]]
+    if not rows:
+        return None
+    counts = sorted({r["threads"] for r in rows})
+    colors = _impl_colors(results)
+    fig = figure(min(16, 1 + 6 * len(counts)), 4.5)
+    axes = fig.subplots(1, len(counts), squeeze=False)[0]
+    for ax, threads in zip(axes, counts):
+        mine = sorted((r for r in rows if r["threads"] == threads), key=lambda r: r["seconds"])
+        ys = range(len(mine))
+        ax.barh(ys, [r["seconds"] for r in mine], color=[colors[r["impl"]] for r in mine],
+                xerr=[[max(0.0, r["seconds"] - r["spread"]["min"]) for r in mine],
+                      [max(0.0, r["spread"]["max"] - r["seconds"]) for r in mine]],
+                error_kw={"elinewidth": 0.8, "capsize": 2, "ecolor": "0.3"})
+        ax.set_yticks(list(ys), [r["impl"] for r in mine])
+        ax.invert_yaxis()
+        for y, r in zip(ys, mine):
+            ax.text(r["spread"]["max"], y, f"  {r['seconds']:.2f} s", va="center", fontsize=8)
+        roof = results.get("roofline", {}).get(threads)
+        if roof:
+            ax.axvline(roof["seconds"], color="k", linestyle="--", linewidth=1,
+                       label=f"roofline {roof['seconds']:.2f} s")
+            ax.legend(loc="upper right", fontsize=8)
+        ax.set_xlim(0, 1.25 * max(r["spread"]["max"] for r in mine))
+        ax.set_xlabel("seconds per 60,000-sample epoch (median; whiskers min-max)")
+        ax.set_title(f"training epoch, {threads} thread(s)", fontsize=10)
+    fig.suptitle(_title(results), fontsize=10)
+    return fig

@@ -193,8 +193,9 @@ def _pool(samples, spec, result):
     for row in found:
         key = (row.get("kernel"), row.get("case"))
         pooled = rows.setdefault(key, {**row, "impl": spec["impl"], "threads": spec["threads"],
-                                       "samples": []})
+                                       "samples": [], "pids": [], "blas_env": result["blas_env"]})
         pooled["samples"] += row["samples"]
+        pooled["pids"].append(result["pid"])  # one process per round
 
 
 def probe(thread_counts, footprints):

@@ -11,12 +11,13 @@ caches share the process, and the parent alternates contenders round by round.
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from .. import backends
 from .cases import MNIST_TRAIN_SAMPLES, Workload, kernel_cases
 from .epoch import FastmlpEpoch, TorchEpoch, backend_matmul_precision, epoch_data
-from .machine import torch_module
+from .machine import blas_overrides, torch_module
 from .references import NUMPY_MATMUL, gemm_references
 from .timing import timed_samples
 
@@ -84,15 +85,17 @@ def _epoch_row(spec, workload, torch):
 
 
 def run_job(spec):
-    """Runs a job (see job()) in this process: {"kernels": [rows]} or {"epoch": row};
-    each row's "samples" are seconds per call (kernels) or per 60,000-sample epoch."""
+    """Runs a job (see job()) in this process: {"kernels": [rows]} or {"epoch": row},
+    with the process id and the BLAS_OVERRIDES it saw ("pid", "blas_env"); each row's
+    "samples" are seconds per call (kernels) or per 60,000-sample epoch."""
     torch = torch_module() if spec["impl"].startswith("PyTorch") else None
     _set_threads(spec["threads"], torch)
     workload = Workload(tuple(spec["workload"]["sizes"]), spec["workload"]["batch"],
                         spec["workload"]["activation"])
+    process = {"pid": os.getpid(), "blas_env": blas_overrides()}
     if spec["kind"] == "kernels":
-        return {"kernels": _kernel_rows(spec, workload, torch)}
-    return {"epoch": _epoch_row(spec, workload, torch)}
+        return {"kernels": _kernel_rows(spec, workload, torch), **process}
+    return {"epoch": _epoch_row(spec, workload, torch), **process}
 
 
 if __name__ == "__main__":
