@@ -58,14 +58,18 @@ def peak_lines(results):
         return ["peak: unknown (the probe fastmlp._probe is not built; % of peak omitted)"]
     lines = [f"peak FMA before: {_peaks_text(p['before']['fma_gflops'])}",
              f"peak FMA after:  {_peaks_text(p['after']['fma_gflops'])}"]
-    for when in ("before", "after"):
-        for t, by in p[when]["triad_gbps"].items():
-            if by:
-                lines.append(f"triad bandwidth {when}, {t} thr: " + ", ".join(
-                    f"{_bytes(f)} {g:.0f}" for f, g in by.items()) + " GB/s")
-    lines.append("% of peak is of the higher of the two probes; a row above 100% is flagged "
-                 "as noise, not reported as a result")
-    for isa, by in p["best"]["fma_gflops"].items():
+    for t, by in p["before"]["triad_gbps"].items():
+        if by:
+            big, small = max(by), min(by)
+            after = p["after"]["triad_gbps"].get(t, {})
+            lines.append(f"triad bandwidth before/after, {t} thr: {_bytes(small)} "
+                         f"{by[small]:.0f}/{after.get(small, 0):.0f}, {_bytes(big)} "
+                         f"{by[big]:.0f}/{after.get(big, 0):.0f} GB/s ({len(by)} working sets, "
+                         "each in the JSON)")
+    lines.append("% of peak is of the higher of the two probes (never below a smaller working "
+                 "set's or fewer threads'); a row above 100% is flagged as noise, not a result")
+    for isa, by in p["before"]["fma_gflops"].items():
+        by = {t: max(g, p["after"]["fma_gflops"].get(isa, {}).get(t, 0.0)) for t, g in by.items()}
         counts = sorted(by)
         slower = [t for a, t in zip(counts, counts[1:]) if by[t] < by[a]]
         if slower:

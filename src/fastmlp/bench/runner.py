@@ -209,12 +209,33 @@ def probe(thread_counts, footprints):
 
 
 def _best(before, after):
-    """Each peak's higher value of the two probes: the fastest the machine went."""
-    fma = {isa: {t: max(g, after["fma_gflops"].get(isa, {}).get(t, 0.0)) for t, g in by.items()}
+    """What the machine showed it can do: each peak's higher value of the two probes, made
+    monotone where a bound is certain. More threads can do at least what fewer did (one may
+    idle), and a smaller working set streams at least as fast as a larger one (it fits in
+    the same or a nearer cache), so a probe that a busy moment spoiled does not become the
+    yardstick."""
+    fma = {isa: _at_least_fewer_threads({t: max(g, after["fma_gflops"].get(isa, {}).get(t, 0.0))
+                                         for t, g in by.items()})
            for isa, by in before["fma_gflops"].items()}
-    triad = {t: {f: max(g, after["triad_gbps"].get(t, {}).get(f, 0.0)) for f, g in by.items()}
-             for t, by in before["triad_gbps"].items()}
+    triad = {}
+    for t, by in before["triad_gbps"].items():
+        running, envelope = 0.0, {}
+        for f in sorted(by, reverse=True):  # largest working set first
+            running = max(running, by[f], after["triad_gbps"].get(t, {}).get(f, 0.0))
+            envelope[f] = running
+        triad[t] = dict(sorted(envelope.items()))
+    counts = sorted(triad)
+    for t0, t1 in zip(counts, counts[1:]):
+        triad[t1] = {f: max(g, triad[t0].get(f, 0.0)) for f, g in triad[t1].items()}
     return {"fma_gflops": fma, "triad_gbps": triad}
+
+
+def _at_least_fewer_threads(by_threads):
+    out, running = {}, 0.0
+    for t in sorted(by_threads):
+        running = max(running, by_threads[t])
+        out[t] = running
+    return out
 
 
 def _exempt_from_fma_peak(results):
