@@ -66,7 +66,7 @@ def peak_lines(results):
                          f"{by[small]:.0f}/{after.get(small, 0):.0f}, {_bytes(big)} "
                          f"{by[big]:.0f}/{after.get(big, 0):.0f} GB/s ({len(by)} working sets, "
                          "each in the JSON)")
-    lines.append("% of peak is of the higher of the two probes (never below a smaller working "
+    lines.append("% of peak is of the higher of the two probes (never below a larger working "
                  "set's or fewer threads'); a row above 100% is flagged as noise, not a result")
     for isa, by in p["before"]["fma_gflops"].items():
         by = {t: max(g, p["after"]["fma_gflops"].get(isa, {}).get(t, 0.0)) for t, g in by.items()}
