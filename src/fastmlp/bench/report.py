@@ -24,7 +24,7 @@ def _bytes(n):
 
 
 def _peaks_text(peaks):
-    return "; ".join(f"{isa.upper()} " + ", ".join(f"{t} thr {g:.0f}" for t, g in by.items())
+    return "; ".join(f"{isa.upper()} " + ", ".join(f"{t} thr {g:.3g}" for t, g in by.items())
                      for isa, by in peaks.items()) + " GFLOP/s"
 
 
@@ -62,10 +62,10 @@ def peak_lines(results):
         if by:
             big, small = max(by), min(by)
             after = p["after"]["triad_gbps"].get(t, {})
-            lines.append(f"triad bandwidth before/after, {t} thr: {_bytes(small)} "
-                         f"{by[small]:.0f}/{after.get(small, 0):.0f}, {_bytes(big)} "
-                         f"{by[big]:.0f}/{after.get(big, 0):.0f} GB/s ({len(by)} working sets, "
-                         "each in the JSON)")
+            ends = ", ".join(f"{_bytes(f)} {by[f]:.3g}/{after.get(f, 0):.3g}"
+                             for f in dict.fromkeys([small, big]))
+            lines.append(f"triad bandwidth before/after, {t} thr: {ends} GB/s (working sets "
+                         f"probed: {len(by)}, each in the JSON)")
     lines.append("% of peak is of the higher of the two probes (never below a larger working "
                  "set's or fewer threads'); a row above 100% is flagged as noise, not a result")
     for isa, by in p["before"]["fma_gflops"].items():
@@ -283,6 +283,8 @@ def _plot_speedup(results, figure):
                     error_kw={"elinewidth": 0.8, "capsize": 1.5, "ecolor": "0.3"})
         ax.axvline(1.0, color="k", linewidth=1)
         ax.set_xscale("log")
+        ratios = [r["vs_numpy"] for r in rows if r["threads"] == threads]
+        _plain_log_ticks(ax.xaxis, max(ratios) / min(ratios))
         ax.set_yticks(range(len(kernels)), kernels)
         ax.invert_yaxis()
         ax.grid(axis="x", which="both", alpha=0.3)
@@ -292,6 +294,21 @@ def _plot_speedup(results, figure):
     fig.suptitle("kernel speed vs NumPy (geometric mean over each kernel's shapes; whiskers: "
                  "slowest to fastest shape)\n" + _title(results), fontsize=10)
     return fig
+
+
+def _plain_log_ticks(axis, span):
+    """Log-axis tick labels as plain numbers (0.5, 2, 10), with the 2s and 5s labelled too
+    when the axis spans less than two decades (else they would crowd)."""
+    import math
+
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    if span < 100:
+        axis.set_minor_formatter(FuncFormatter(
+            lambda v, _: f"{v:g}" if round(v / 10 ** math.floor(math.log10(v))) in (2, 5) else ""))
+    else:
+        axis.set_minor_formatter(NullFormatter())
 
 
 KERNEL_MARKERS = {"gemm": "o", "dense_forward": "s", "forward_backward": "D",
