@@ -16,7 +16,7 @@ import pytest
 from fastmlp.bench import machine
 from fastmlp.bench.cases import MNIST_TRAIN_SAMPLES, WORKLOADS
 from fastmlp.bench.report import machine_lines
-from fastmlp.bench.runner import set_threads
+from fastmlp.bench.worker import set_threads
 
 
 def pytest_configure(config):

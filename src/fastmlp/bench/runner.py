@@ -25,7 +25,6 @@ import sys
 from tqdm.auto import tqdm
 
 from .. import backends
-from ..backends import Backend
 from . import machine
 from .cases import MNIST_TRAIN_SAMPLES, kernel_cases, optimizer_bytes
 from .epoch import TORCH_VARIANTS, torch_label
@@ -36,15 +35,6 @@ from .worker import job
 # The contenders whose speed is NumPy's BLAS: the only ones run without the BLAS overrides
 # (machine.BLAS_OVERRIDES) when the run asks for it.
 BLAS_CONTENDERS = ("numpy", NUMPY_MATMUL)
-
-
-def set_threads(n, torch=None):
-    """The same thread count for every contender in this process: fastmlp's backends,
-    NumPy's BLAS (through threadpoolctl), PyTorch (the pytest-benchmark suite)."""
-    backends.set_num_threads(n)
-    Backend.set_num_threads(n)
-    if torch is not None:
-        torch.set_num_threads(n)
 
 
 def precision_skips(backend_names, matmul_precision):

@@ -35,8 +35,9 @@ def job(kind, impl, threads, workload, *, matmul_precision="float32", kernels=No
             "torch_options": torch_options, "seed": seed}
 
 
-def _set_threads(n, torch):
-    """The job's thread count for fastmlp's backends, NumPy's BLAS and PyTorch."""
+def set_threads(n, torch=None):
+    """The same thread count for every contender in this process: fastmlp's backends,
+    NumPy's BLAS (through threadpoolctl), PyTorch."""
     backends.set_num_threads(n)
     backends.Backend.set_num_threads(n)
     if torch is not None:
@@ -89,7 +90,7 @@ def run_job(spec):
     with the process id and the BLAS_OVERRIDES it saw ("pid", "blas_env"); each row's
     "samples" are seconds per call (kernels) or per 60,000-sample epoch."""
     torch = torch_module() if spec["impl"].startswith("PyTorch") else None
-    _set_threads(spec["threads"], torch)
+    set_threads(spec["threads"], torch)
     workload = Workload(tuple(spec["workload"]["sizes"]), spec["workload"]["batch"],
                         spec["workload"]["activation"])
     process = {"pid": os.getpid(), "blas_env": blas_overrides()}
