@@ -16,7 +16,7 @@ import pytest
 from fastmlp.bench import machine
 from fastmlp.bench.cases import MNIST_TRAIN_SAMPLES, WORKLOADS
 from fastmlp.bench.report import machine_lines
-from fastmlp.bench.runner import set_threads
+from fastmlp.bench.worker import set_threads
 
 
 def pytest_configure(config):
@@ -60,9 +60,15 @@ def pytest_report_header(config):
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
-    # saved with --benchmark-json / --benchmark-autosave, next to pytest-benchmark's own
+    # saved with --benchmark-json / --benchmark-autosave, next to pytest-benchmark's own:
+    # CPU model, ISA path, cache sizes, the thread count and the probe's peaks
+    n = threads(config)
     machine_info["fastmlp"] = machine.machine_info()
-    machine_info["fastmlp"]["fma_peak_gflops"] = machine.peak_table([threads(config)])
+    machine_info["fastmlp"]["threads"] = n
+    machine_info["fastmlp"]["fma_peak_gflops"] = machine.peak_table([n])
+    memory = 4 * max(machine.cache_sizes().values(), default=1 << 23)  # well past the last cache
+    machine_info["fastmlp"]["triad_gbps"] = {"working_set_bytes": memory,
+                                             "gbps": machine.bandwidth(memory, n)}
 
 
 @pytest.fixture(scope="session")

@@ -22,8 +22,10 @@ def summarize(data):
         if name not in contenders:
             contenders.append(name)
         info, median = b["extra_info"], b["stats"]["median"]
-        work = info.get("flops") or info.get("bytes") or 0
-        unit = "GFLOP/s" if info.get("flops") else "GB/s"
+        # rated in bytes/s when memory-bound (older files: only "bytes" was recorded)
+        by_bytes = info.get("memory_bound", not info.get("flops"))
+        work = (info.get("bytes") if by_bytes else info.get("flops")) or 0
+        unit = "GB/s" if by_bytes else "GFLOP/s"
         mark = "" if info.get("native", True) else " *"
         groups.setdefault(b["group"], {})[name] = f"{_fmt(median)}, {work / median / 1e9:.1f} {unit}{mark}"
     lines = ["| group | " + " | ".join(contenders) + " |",

@@ -40,7 +40,8 @@ def _record(benchmark, case, threads, workload, impl):
     benchmark.group = f"{threads}thr {workload} {case.id}"
     benchmark.name = impl
     benchmark.extra_info.update(kernel=case.kernel, case=case.name, workload=workload,
-                                flops=case.flops, bytes=case.nbytes, threads=threads)
+                                flops=case.flops, bytes=case.nbytes, threads=threads,
+                                memory_bound=case.memory_bound, intensity=case.intensity)
 
 
 def test_kernel(benchmark, bench_threads, workload, case, backend_name):

@@ -2,7 +2,7 @@
 
 A linear model cannot separate the two classes; one or two tanh hidden layers can. The
 notebooks that did not learn it usually had no hidden non-linearity, unscaled inputs or
-a too-small learning rate. Run:  python examples/circle.py [--plots DIR]
+a too-small learning rate. Run:  python examples/circle.py [--out DIR]
 """
 import argparse
 
@@ -11,7 +11,7 @@ import fastmlp
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--plots", metavar="DIR", help="write the curves and decision regions here")
+    parser.add_argument("--out", metavar="DIR", help="write the curves and decision regions here")
     parser.add_argument("--backend", help="numpy, numba or cpp (default: the fastest)")
     args = parser.parse_args()
 
@@ -22,10 +22,10 @@ def main():
                             progress=False)
     print(f"{model}\ntest accuracy after {history.epochs} epochs: "
           f"{history.test_accuracy[-1]:.4f}")
-    if args.plots:
+    if args.out:
         from fastmlp.plots import save_training_plots
 
-        for path in save_training_plots(args.plots, history, model, x_test, y_test):
+        for path in save_training_plots(args.out, history, model, x_test, y_test):
             print(f"wrote {path}")
 
 

@@ -2,7 +2,7 @@
 
 Every run starts from the same initial weights (seed) and sees the batches in the same
 order, so only the update rule differs. Run:
-    python examples/compare_optimizers.py [--epochs 3] [--plot comparison.png]
+    python examples/compare_optimizers.py [--epochs 3] [--out DIR]   # DIR/optimizers.png
 """
 import argparse
 
@@ -20,11 +20,15 @@ RUNS = {  # label -> (optimizer, learning rate, extra options)
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--plot", metavar="PNG", help="write the test-accuracy curves here")
+    parser.add_argument("--out", metavar="DIR",
+                        help="write the test-accuracy curves to DIR/optimizers.png")
+    parser.add_argument("--samples", type=int, default=None,
+                        help="train on the first SAMPLES images only (a quick look)")
     parser.add_argument("--backend", help="numpy, numba or cpp (default: the fastest)")
     args = parser.parse_args()
 
     x, y, x_test, y_test = fastmlp.datasets.load_mnist()
+    x, y = x[:args.samples], y[:args.samples]
     histories = {}
     print(f"{'optimizer':<26}{'lr':>8}{'test acc':>10}{'s/epoch':>9}")
     for label, (name, lr, options) in RUNS.items():
@@ -35,11 +39,14 @@ def main():
         histories[label] = h
         print(f"{label:<26}{lr:>8g}{h.test_accuracy[-1]:>10.4f}"
               f"{sum(h.seconds) / len(h.seconds):>9.2f}")
-    if args.plot:
+    if args.out:
+        from pathlib import Path
+
         from fastmlp.plots import plot_comparison
 
-        plot_comparison(histories, args.plot, title="MNIST 784-256-10: test accuracy")
-        print(f"wrote {args.plot}")
+        path = Path(args.out) / "optimizers.png"
+        plot_comparison(histories, path, title="MNIST 784-256-10: test accuracy")
+        print(f"wrote {path}")
 
 
 if __name__ == "__main__":

@@ -33,7 +33,7 @@ def test_every_kernel_has_inputs_that_run():
         assert missing == [], f"add input builders to fastmlp.bench.cases.BUILDERS: {missing}"
         assert {c.kernel for c in cases} == set(KERNELS)
         for case in cases:
-            assert (case.flops > 0) != (case.nbytes > 0), case.id
+            assert case.flops > 0 and case.nbytes > 0 and case.intensity > 0, case.id
             case.call(numpy_backend)
 
 
@@ -84,7 +84,7 @@ def test_epoch_trainers_restore_precision_and_flush_state():
         names = [n for n, ok in backends.available_backends().items() if ok]
         before = {n: backends.get_backend(n).matmul_precision for n in names}
         torch = torch_module()
-        results = run(w, names, [1], kernels=["gemm"], epoch_steps=1, repeats=1,
+        results = run(w, names, [1], kernels=["gemm"], epoch_steps=1, repeats=1, rounds=1,
                       with_torch=torch is not None, progress=False, matmul_precision="bfloat16")
         x, y, _ = epoch_data(w, 32)
         out = {"skipped": sorted(results["skipped"]), "ran": results["backends"],
@@ -123,30 +123,100 @@ def test_epoch_trainers_restore_precision_and_flush_state():
         assert out["flushed_all_threads"] is True and out["flush_restored"]
 
 
+QUICK = ("--threads", "1", "--quick", "--no-progress")
+
+
 def test_bench_command_reports_kernels_peak_and_epochs(tmp_path):
     pytest.importorskip("pytest_benchmark")
     out = tmp_path / "bench.json"
-    r = _run("-m", "fastmlp", "bench", "--sizes", "784,16,10", "--batch-size", "32",
-             "--threads", "1", "--repeats", "1", "--epoch-steps", "2", "--no-progress",
-             "--kernels", "gemm,adam_step,forward_backward", "--no-torch", "--json", str(out))
+    r = _run("-m", "fastmlp", "bench", "--sizes", "784,16,10", "--batch-size", "32", *QUICK,
+             "--rounds", "2", "--kernels", "gemm,adam_step,forward_backward", "--no-torch",
+             "--json", str(out))
     assert r.returncode == 0, r.stderr
-    for part in ("CPU:", "versions:", "numpy", "BLAS:", "peak float32 FMA", "GFLOP/s", "GB/s",
-                 "epoch:", "s/epoch"):
+    for part in ("CPU:", "ISA path (cpp):", "caches per core:", "versions:", "numpy", "BLAS:",
+                 "peak FMA before:", "peak FMA after:", "triad bandwidth before", "GFLOP/s",
+                 "GB/s", "own process", "2 round(s)", "[q1-q3]", "epoch:", "s/epoch",
+                 "epoch roofline, 1 thr:", "%roofline", "BLAS environment:"):
         assert part in r.stdout, part
     results = json.loads(out.read_text())
+    assert {"cpu", "isa_path", "cache_bytes", "cpus"} <= set(results["machine"])
+    assert set(results["peak"]) == {"before", "after", "best"}
+    assert results["roofline"]["1"]["seconds"] > 0
     impls = {row["impl"] for row in results["kernels"]}
     assert {"numpy", "NumPy matmul"} <= impls
     assert {row["kernel"] for row in results["kernels"]} == {"gemm", "adam_step", "forward_backward"}
     assert {row["impl"] for row in results["epochs"]} >= {"numpy"}
-    assert all(row["seconds"] > 0 for row in results["kernels"] + results["epochs"])
+    rows = results["kernels"] + results["epochs"]
+    for row in rows:
+        assert row["spread"]["n"] >= 2 and row["spread"]["min"] <= row["spread"]["max"]
+        if row["noise"]:  # never a result: its figures only under "measured"
+            assert row["seconds"] is None and row["rate"] is None and row["measured"]
+        else:
+            assert row["seconds"] > 0
+            assert (row.get("pct_peak") or 0) <= 100 and (row.get("pct_roofline") or 0) <= 100
+    # each contender in its own processes, one per round, never the parent's or another's
+    pids = {}
+    for row in rows:
+        assert len(row["pids"]) == 2
+        pids.setdefault((row["impl"], "epoch" if "kernel" not in row else "kernels"),
+                        set()).update(row["pids"])
+    groups = list(pids.values())
+    assert all(not (a & b) for i, a in enumerate(groups) for b in groups[i + 1:])
+    # the BLAS variables: said in the header, and unset only for NumPy's contenders
+    overrides = results["blas_env"]["overrides"]
+    for row in rows:
+        expect_clean = row["impl"] in ("numpy", "NumPy matmul")
+        assert row["blas_env"] == ({} if expect_clean else overrides), row["impl"]
+    if overrides:
+        assert "UNSET for the numpy and NumPy matmul contenders" in r.stdout
+
+
+def test_rows_faster_than_the_probed_peak_are_noise_not_results(monkeypatch):
+    # the peaks as a heavily loaded machine might probe them: far below anything measured
+    from fastmlp.bench import runner
+    from fastmlp.bench.cases import Workload
+    from fastmlp.bench.report import format_text
+
+    real_probe = runner.probe
+
+    def busy_probe(thread_counts, footprints):
+        found = real_probe(thread_counts, footprints)
+        return {"fma_gflops": {isa: {t: 1e-6 for t in by} for isa, by in found["fma_gflops"].items()},
+                "triad_gbps": {t: {f: 1e-6 for f in by} for t, by in found["triad_gbps"].items()}}
+
+    monkeypatch.setattr(runner, "probe", busy_probe)
+    results = runner.run(Workload((16, 8, 4), 8), ["numpy"], [1], kernels=["gemm", "adam_step"],
+                         epoch_steps=1, repeats=1, epoch_repeats=1, rounds=1, with_torch=False,
+                         progress=False)
+    if not results["peak"]["best"]["fma_gflops"]:
+        pytest.skip("the probe fastmlp._probe is not built: no peak to compare with")
+    rows = results["kernels"] + results["epochs"]
+    assert rows and all(r["noise"] and r["seconds"] is None and r["rate"] is None for r in rows)
+    assert results["noise_rows"] == len(rows)
+    text = format_text(results)
+    assert "flagged as noise" in text and "not a result" in text
+    assert " GB/s " not in text.split("kernels:")[1].split("epoch:")[0]  # no rate printed
+
+
+def test_bench_plots_are_drawn_at_screen_size(tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "plots"
+    r = _run("-m", "fastmlp", "bench", "--sizes", "784,16,10", "--batch-size", "32", *QUICK,
+             "--kernels", "gemm,adam_step,bias_grad", "--no-torch", "--backends", "numpy,cpp",
+             "--plot", str(out))
+    assert r.returncode == 0, r.stderr
+    from matplotlib.image import imread
+
+    for name in ("bench_speedup.png", "bench_roofline.png", "bench_epoch.png"):
+        height, width = imread(out / name).shape[:2]
+        assert width <= 1600 and height <= 1000, (name, width, height)
 
 
 def test_bench_command_bfloat16_skips_numba_and_uses_torch_autocast(tmp_path):
     pytest.importorskip("pytest_benchmark")
     out = tmp_path / "bench.json"
     r = _run("-m", "fastmlp", "bench", "--sizes", "784,16,10", "--batch-size", "32",
-             "--threads", "1", "--repeats", "1", "--epoch-steps", "2", "--no-progress",
-             "--kernels", "gemm,forward_backward", "--matmul-precision", "bfloat16",
+             *QUICK, "--kernels", "gemm,forward_backward", "--matmul-precision", "bfloat16",
              "--json", str(out))
     assert r.returncode == 0, r.stderr
     assert "matmul precision: bfloat16" in r.stdout
@@ -200,3 +270,22 @@ def test_gemm_isolated_runs_each_contender_kind():
 def test_bench_command_rejects_unknown_kernel():
     r = _run("-m", "fastmlp", "bench", "--kernels", "nope", "--no-progress")
     assert r.returncode == 2 and "unknown kernel" in r.stderr
+
+
+def test_benchmark_json_carries_the_machine():
+    # the pytest-benchmark hook of benchmarks/conftest.py, called as pytest-benchmark does
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("benchmarks_conftest", ROOT / "benchmarks" / "conftest.py")
+    conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(conftest)
+
+    class Config:
+        def getoption(self, name):
+            return 1 if name == "--bench-threads" else None
+
+    info = {}
+    conftest.pytest_benchmark_update_machine_info(Config(), info)
+    fastmlp_info = info["fastmlp"]
+    assert {"cpu", "isa_path", "cache_bytes", "fma_peak_gflops", "triad_gbps"} <= set(fastmlp_info)
+    assert fastmlp_info["threads"] == 1

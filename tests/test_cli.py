@@ -71,7 +71,7 @@ def test_unknown_backend_from_environment_fails_clearly():
     (["train", "--sizes", "100,10"], "--sizes starts with 100"),
     (["train", "--threads", "0"], "positive integer"),
     (["train", "--lr", "-1", "--sizes", "784,4,10"], "lr must be >= 0"),
-    (["eval", "/nonexistent/model.npz"], "not a fastmlp model file"),
+    (["eval", "/nonexistent/model.npz"], "no such file"),
 ])
 def test_user_errors_are_one_clear_line(tiny_data, args, message):
     if "--data-dir" not in args and args[0] == "train":

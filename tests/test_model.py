@@ -126,8 +126,13 @@ def test_load_rejects_files_that_are_not_models(tmp_path):
     np.savez(bad, something=np.zeros(3))
     with pytest.raises(ValueError, match="not a fastmlp model file"):
         MLP.load(bad)
-    with pytest.raises(ValueError, match="not a fastmlp model file"):
+    with pytest.raises(FileNotFoundError, match="missing.npz: no such file"):
         MLP.load(tmp_path / "missing.npz")
+    garbage = tmp_path / "garbage.npz"
+    garbage.write_bytes(b"not a model at all" * 8)
+    with pytest.raises(ValueError, match="not a fastmlp model file") as info:
+        MLP.load(garbage)
+    assert "pickle" not in str(info.value)  # never NumPy's advice to load unsafely
 
 
 @pytest.mark.parametrize("kwargs,message", [

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from . import backends as _backends
@@ -11,7 +12,7 @@ from .backends import MATMUL_PRECISIONS
 from .datasets.toy import TOY_DATASETS, TOY_REGRESSION_DATASETS
 from .finite import NonFiniteLossError
 from .losses import LOSSES
-from .model import HIDDEN_ACTIVATIONS, INIT_ALIASES, INITS
+from .model import DEFAULT_INIT, HIDDEN_ACTIVATIONS, INIT_ALIASES, INITS
 from .optim import OPTIMIZERS
 from .schedules import SCHEDULES
 from .sweep import command as _sweep
@@ -48,15 +49,13 @@ def build_parser():
                    help=f"layer sizes, input to output (default {SEED_SIZES} for mnist, "
                         "2,32,32,<classes> for toy data, 1,32,32,1 for polynomial)")
     t.add_argument("--activation", default="relu", choices=HIDDEN_ACTIVATIONS)
-    # Glorot reached 98.0% test accuracy by epoch 5 of the seed recipe more often than He
-    # (mean over seeds 0-3 on cpp: 98.05% vs 97.84%; see docs/BENCHMARKS.md)
-    t.add_argument("--init", default="xavier", choices=[*INITS, *INIT_ALIASES],
-                   help="weight initialization (default xavier)")
+    t.add_argument("--init", default=DEFAULT_INIT, choices=[*INITS, *INIT_ALIASES],
+                   help=f"weight initialization (default {DEFAULT_INIT}, as MLP's)")
     t.add_argument("--loss", default=None, choices=list(LOSSES),
                    help="cross_entropy (softmax; the default), mse (sigmoid outputs vs "
                         "one-hot), bce (one sigmoid output, two classes), squared_error "
                         "(regression; the default for polynomial)")
-    t.add_argument("--epochs", type=int, default=5)
+    t.add_argument("--epochs", type=positive_int, default=5)
     t.add_argument("--batch-size", type=positive_int, default=128)
     t.add_argument("--optimizer", default="adam", choices=list(OPTIMIZERS))
     t.add_argument("--lr", type=float, default=None,
@@ -95,7 +94,14 @@ def build_parser():
 
     p = sub.add_parser("plot", help="plot a saved training history (curves, gradient norms)")
     p.add_argument("history", metavar="HISTORY.json|HISTORY.csv")
-    p.add_argument("--out", metavar="DIR", help="where the PNGs go (default: beside the history)")
+    p.add_argument("--out", "--output-dir", dest="out", metavar="DIR",
+                   help="where the PNGs go (default: beside the history)")
+    p.add_argument("--model", metavar="MODEL.npz", help="the trained model: adds misclassified "
+                   "digits (or decision regions for toy data) on its test set")
+    p.add_argument("--dataset", default="mnist", choices=["mnist", *TOY_DATASETS])
+    p.add_argument("--seed", type=int, default=0, help="seed the toy data was trained with")
+    p.add_argument("--data-dir", help="folder with the four MNIST IDX files "
+                                      "(default: $FASTMLP_DATA, else the bundled copy)")
 
     g = sub.add_parser("gradcheck", help="check backprop against finite differences (float64)")
     g.add_argument("--sizes", type=layer_sizes, default=None,
@@ -103,7 +109,7 @@ def build_parser():
     g.add_argument("--activation", default="tanh", choices=HIDDEN_ACTIVATIONS)
     g.add_argument("--loss", default="cross_entropy", choices=list(LOSSES))
     g.add_argument("--batch-norm", action="store_true")
-    g.add_argument("--init", default="xavier", choices=[*INITS, *INIT_ALIASES])
+    g.add_argument("--init", default=DEFAULT_INIT, choices=[*INITS, *INIT_ALIASES])
     g.add_argument("--batch-size", type=int, default=8)
     g.add_argument("--h", type=float, default=1e-6, help="finite-difference step")
     g.add_argument("--seed", type=int, default=0)
@@ -141,6 +147,26 @@ def _load_data(args):
     from .datasets import load_toy
 
     return load_toy(args.dataset, seed=args.seed)
+
+
+def _data_name(args):
+    """What the data is, for headers: the toy problem, or the folder MNIST-format files
+    were read from (Fashion-MNIST is MNIST-format too)."""
+    if args.dataset != "mnist":
+        return f"toy {args.dataset} (seed {args.seed})"
+    folder = args.data_dir or os.environ.get("FASTMLP_DATA")
+    return f"data in {folder}" if folder else "MNIST (bundled)"
+
+
+def _check_data_fits(model, x, labels, name):
+    """ValueError unless the model takes x's features and predicts as many classes as the
+    label arrays `labels` (training and test) hold."""
+    if x.shape[1] != model.sizes[0]:
+        raise ValueError(f"the model takes {model.sizes[0]} features but {name} has {x.shape[1]}")
+    classes = max(int(y.max()) + 1 for y in labels if len(y))
+    if classes != model.n_classes:
+        raise ValueError(f"the model predicts {model.n_classes} classes but {name} has "
+                         f"{classes} (labels 0..{classes - 1})")
 
 
 def _default_sizes(args, x, y):
@@ -197,7 +223,7 @@ def cmd_train(args):
                "alpha": args.alpha}
     print(f"fastmlp: {model}, optimizer={args.optimizer}, "
           f"threads={_backends.get_num_threads() or 'default'}, "
-          f"matmul={backend.matmul_precision}; {args.dataset}: "
+          f"matmul={backend.matmul_precision}; {_data_name(args)}: "
           f"{x.shape[0]} train{f' ({val_split:g} held out for validation)' if val_split else ''}"
           f" / {xt.shape[0]} test samples", flush=True)
 
@@ -235,7 +261,14 @@ def cmd_plot(args):
 
     history = History.load(args.history)
     out = Path(args.out) if args.out else Path(args.history).resolve().parent
-    for path in save_training_plots(out, history):
+    model = xt = yt = None
+    if args.model:
+        from .model import MLP
+
+        model = MLP.load(args.model)
+        _, y, xt, yt = _load_data(args)
+        _check_data_fits(model, xt, (y, yt), _data_name(args))
+    for path in save_training_plots(out, history, model, xt, yt):
         print(f"wrote {path}")
     return 0
 
@@ -260,9 +293,10 @@ def cmd_eval(args):
 
     backend = _setup(args)
     model = MLP.load(args.model, backend=backend)
-    _, _, xt, yt = _load_data(args)
+    _, y, xt, yt = _load_data(args)
+    _check_data_fits(model, xt, (y, yt), _data_name(args))
     loss, acc = model.evaluate(xt, yt)
-    print(f"{args.model}: {model}, matmul={backend.matmul_precision}\n"
+    print(f"{args.model}: {model}, matmul={backend.matmul_precision}; {_data_name(args)}\n"
           f"test loss {loss:.4f}  test accuracy {acc:.4f}")
     return 0
 

@@ -8,7 +8,8 @@ input the way scikit-learn's estimators do. scikit-learn is an optional dependen
 
 What differs from scikit-learn: the optimizers follow torch's update rules (fastmlp.optim);
 they equal scikit-learn's at a constant learning rate except for where Adam adds epsilon
-(outside the bias-corrected root, as torch does). Weights start by `init` (default "he").
+(outside the bias-corrected root, as torch does). Weights start by `init` (default
+`fastmlp.model.DEFAULT_INIT`, Glorot, the same as MLP and the CLI).
 solver="lbfgs" is not offered (max_fun is accepted and, as in scikit-learn for the other
 solvers, unused).
 """
@@ -33,7 +34,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
 from .backends import get_num_threads, set_num_threads
 from .backends.bfloat16 import backend_matmul_precision
-from .model import MLP
+from .model import DEFAULT_INIT, MLP
 from .optim import SGD, Adam
 from .sweep.trial import available_cores, share_of_cores
 
@@ -85,7 +86,7 @@ class _BaseMLP(BaseEstimator):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
-                 backend=None, init="he", dropout=0.0, batch_norm=False,
+                 backend=None, init=DEFAULT_INIT, dropout=0.0, batch_norm=False,
                  matmul_precision=None, dtype=None):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation

@@ -60,13 +60,17 @@ def parameter_count(sizes, batch_norm):
 
 def load_model(cls, path, backend=None):
     """An instance of `cls` (MLP) rebuilt from the model file at `path`."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no such file")
     try:
         config, state = _read(path)
     except ModelFileError:
         raise
     except (OSError, KeyError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as exc:
+        # only the exception's type: NumPy's own message for a garbage file suggests
+        # allow_pickle=True, an invitation to unsafe loading (the cause stays chained)
         raise ModelFileError(f"{path}: not a fastmlp model file "
-                             f"({type(exc).__name__}: {exc})") from exc
+                             f"({type(exc).__name__})") from exc
     except MemoryError:
         raise ModelFileError(f"{path}: too large to load") from None
     try:

@@ -37,12 +37,27 @@ class Workload:
         """(fan_in, fan_out) of each layer."""
         return list(zip(self.sizes[:-1], self.sizes[1:]))
 
+    @property
+    def n_params(self):
+        """Parameters of the whole network (weights and biases), 1,333,770 for 784-1024-512-10."""
+        return sum(i * o + o for i, o in self.layers)
+
+    def epoch_steps(self, samples=MNIST_TRAIN_SAMPLES):
+        """Training steps of an epoch over `samples` (469 for MNIST at batch 128)."""
+        return -(-samples // self.batch)
+
     def step_flops(self, n=None):
         """FLOPs of one forward+backward pass over n rows: forward and weight-gradient GEMMs
         for every layer, input-gradient GEMMs for all but the first."""
         n = self.batch if n is None else n
         macs = [i * o for i, o in self.layers]
         return 2.0 * n * (2 * sum(macs) + sum(macs[1:]))
+
+    def step_gemm_bytes(self, n=None):
+        """Least traffic of the GEMMs of one forward+backward pass (see _gemm_bytes)."""
+        n = self.batch if n is None else n
+        return sum(_gemm_bytes(n, o, i) + _gemm_bytes(o, i, n) + (_gemm_bytes(n, i, o) if k else 0)
+                   for k, (i, o) in enumerate(self.layers))
 
 
 # The two workloads of the project's anchors (see docs/BENCHMARKS.md).
@@ -54,14 +69,21 @@ WORKLOADS = {
 
 @dataclass
 class Case:
-    """One kernel call with its inputs. Exactly one of flops and nbytes is non-zero:
-    compute-bound kernels are rated in FLOP/s, memory-bound ones in bytes/s."""
+    """One kernel call with its inputs, its work and its traffic.
+
+    Every case counts both its FLOPs and the bytes it must move at least, so it has an
+    arithmetic intensity (FLOPs per byte) and a place on a roofline chart. memory_bound
+    cases are rated in bytes/s against a triad over as many bytes, the others in FLOP/s
+    against the FMA peak. FLOPs of element-wise kernels are counted as their NumPy formula
+    computes them (one per add, multiply, compare, exp, sqrt or divide); see the builders.
+    """
 
     kernel: str
     name: str
     call: Callable  # call(backend) runs the kernel once
-    flops: float = 0.0   # useful floating-point operations per call
-    nbytes: float = 0.0  # bytes a call must read and write at least
+    flops: float    # floating-point operations per call
+    nbytes: float   # bytes a call must read and write at least
+    memory_bound: bool = False
     footprint: float = 0.0  # distinct bytes it touches (sizes the bandwidth yardstick)
     gemm: tuple | None = field(default=None, repr=False)  # (a, b, out, trans_a, trans_b)
 
@@ -69,8 +91,9 @@ class Case:
         self.footprint = self.footprint or self.nbytes
 
     @property
-    def memory_bound(self):
-        return self.flops == 0.0
+    def intensity(self):
+        """Arithmetic intensity: FLOPs per byte of the least traffic a call needs."""
+        return self.flops / self.nbytes
 
     @property
     def id(self):
@@ -87,28 +110,31 @@ def _hidden(w):
     return [(i, w.batch, f) for i, f in enumerate(w.sizes[1:-1], 1)]
 
 
-def _n_params(w):
-    """Parameters of the whole network (weights and biases), 1,333,770 for 784-1024-512-10."""
-    return sum(i * o + o for i, o in w.layers)
-
-
 def _outputs(w, rng, classes=None):
-    """A loss kernel's inputs: (N, C) outputs, int64 labels in [0, C), an (N, C) gradient."""
+    """A loss kernel's inputs: (N, C) outputs, int64 labels in [0, C), an (N, C) gradient,
+    and the bytes a call touches."""
     n, c = w.batch, classes or w.sizes[-1]
     logits = _rand(rng, n, c, scale=3.0)
     labels = rng.integers(0, max(c, 2), n).astype(np.int64)
-    return logits, labels, np.empty_like(logits), F32 * 2.0 * n * c + 8.0 * n  # bytes touched
+    return logits, labels, np.empty_like(logits), F32 * 2.0 * n * c + 8.0 * n
 
 
-def _optimizer_case(kernel, w, rng, n_state, step):
+def optimizer_bytes(n_params, n_state):
+    """Bytes an in-place optimizer step over n_params parameters with n_state state arrays
+    moves at least: it reads param, grad and the states and writes param and the states
+    (Adam: 28 bytes per parameter)."""
+    return (3.0 + 2 * n_state) * F32 * n_params
+
+
+def _optimizer_case(kernel, w, rng, n_state, flops_per_param, step):
     """An in-place step over the whole network's parameters (one flat array, as the model
-    keeps them) with n_state state arrays: it reads param, grad and the states and writes
-    param and the states. step(backend, param, grad, *states) makes the call."""
-    size = _n_params(w)
+    keeps them) with n_state state arrays. step(backend, param, grad, *states) makes the call."""
+    size = w.n_params
     param, grad = _rand(rng, size, scale=0.05), _rand(rng, size, scale=1e-2)
     state = [np.zeros_like(param) for _ in range(n_state)]
     return Case(kernel, f"{size} params", lambda be: step(be, param, grad, *state),
-                nbytes=(3.0 + 2 * n_state) * F32 * size, footprint=(2.0 + n_state) * F32 * size)
+                flops=flops_per_param * size, nbytes=optimizer_bytes(size, n_state),
+                memory_bound=True, footprint=(2.0 + n_state) * F32 * size)
 
 
 def _batch_norm_inputs(rng, n, f):
@@ -117,11 +143,16 @@ def _batch_norm_inputs(rng, n, f):
     return _rand(rng, n, f), 1 + vec(), vec(), vec(), 1 + np.abs(vec())
 
 
+def _gemm_bytes(m, n, k):
+    """Least traffic of an m x n x k product: both operands read and the result written once."""
+    return F32 * (m * k + k * n + m * n)
+
+
 def _gemm_case(label, a, b, out, trans_a=False, trans_b=False):
     m, n = out.shape
     k = a.shape[0] if trans_a else a.shape[1]
     return Case("gemm", label, lambda be: be.gemm(a, b, out, trans_a=trans_a, trans_b=trans_b),
-                flops=2.0 * m * n * k, gemm=(a, b, out, trans_a, trans_b))
+                flops=2.0 * m * n * k, nbytes=_gemm_bytes(m, n, k), gemm=(a, b, out, trans_a, trans_b))
 
 
 def _gemm(w, rng):
@@ -145,7 +176,7 @@ def _dense_forward(w, rng):
         out = np.empty((n, fout), np.float32)
         yield Case("dense_forward", f"L{i} {n}x{fin} -> {fout} {act}",
                    lambda be, x=x, wt=wt, b=b, out=out, act=act: be.dense_forward(x, wt, b, out, act),
-                   flops=2.0 * n * fin * fout)
+                   flops=2.0 * n * fin * fout, nbytes=_gemm_bytes(n, fout, fin) + F32 * fout)
 
 
 def _activation_backward(w, rng):
@@ -155,7 +186,7 @@ def _activation_backward(w, rng):
         yield Case("activation_backward", f"L{i} {n}x{fout} {w.activation}",
                    lambda be, grad=grad, act=act, out=out:
                    be.activation_backward(w.activation, grad, act, None, out),
-                   nbytes=3.0 * F32 * n * fout)
+                   flops=2.0 * n * fout, nbytes=3.0 * F32 * n * fout, memory_bound=True)
 
 
 def _bias_grad(w, rng):
@@ -163,19 +194,23 @@ def _bias_grad(w, rng):
     for i, (_, fout) in enumerate(w.layers, 1):
         grad, out = _rand(rng, n, fout), np.empty(fout, np.float32)
         yield Case("bias_grad", f"L{i} {n}x{fout}", lambda be, grad=grad, out=out: be.bias_grad(grad, out),
-                   nbytes=F32 * (n * fout + fout))
+                   flops=1.0 * n * fout, nbytes=F32 * (n * fout + fout), memory_bound=True)
 
 
 def _softmax_cross_entropy(w, rng):
     logits, labels, grad, nbytes = _outputs(w, rng)
     yield Case("softmax_cross_entropy", "x".join(map(str, logits.shape)),
-               lambda be: be.softmax_cross_entropy(logits, labels, grad), nbytes=nbytes)
+               # per output: max, subtract, exp, sum, divide, one-hot subtract, scale
+               lambda be: be.softmax_cross_entropy(logits, labels, grad),
+               flops=7.0 * logits.size, nbytes=nbytes, memory_bound=True)
 
 
 def _mse_loss(w, rng):
     outputs, labels, grad, nbytes = _outputs(w, rng)
     yield Case("mse_loss", "x".join(map(str, outputs.shape)),
-               lambda be: be.mse_loss(outputs, labels, grad), nbytes=nbytes)
+               # per output: sigmoid (3), difference, square, sum, gradient (3)
+               lambda be: be.mse_loss(outputs, labels, grad),
+               flops=9.0 * outputs.size, nbytes=nbytes, memory_bound=True)
 
 
 def _mse_regression_loss(w, rng):
@@ -183,15 +218,18 @@ def _mse_regression_loss(w, rng):
     outputs, _, grad, nbytes = _outputs(w, rng)
     targets = rng.standard_normal(outputs.shape).astype(outputs.dtype)
     yield Case("mse_regression_loss", "x".join(map(str, outputs.shape)),
+               # per output: difference, square, sum, gradient scale
                lambda be: be.mse_regression_loss(outputs, targets, grad),
-               nbytes=nbytes + targets.nbytes)
+               flops=4.0 * outputs.size, nbytes=nbytes + targets.nbytes, memory_bound=True)
 
 
 def _sigmoid_binary_cross_entropy(w, rng):
     # a binary classifier's one logit per row, on the workload's batch
     logits, labels, grad, nbytes = _outputs(w, rng, classes=1)
     yield Case("sigmoid_binary_cross_entropy", "x".join(map(str, logits.shape)),
-               lambda be: be.sigmoid_binary_cross_entropy(logits, labels, grad), nbytes=nbytes)
+               # per row: softplus (3), product with the label, sum, sigmoid (3), gradient (2)
+               lambda be: be.sigmoid_binary_cross_entropy(logits, labels, grad),
+               flops=10.0 * logits.size, nbytes=nbytes, memory_bound=True)
 
 
 def _activation_forward(w, rng):
@@ -199,7 +237,7 @@ def _activation_forward(w, rng):
         x, out = _rand(rng, n, f), np.empty((n, f), np.float32)
         yield Case("activation_forward", f"L{i} {n}x{f} {w.activation}",
                    lambda be, x=x, out=out: be.activation_forward(w.activation, x, out),
-                   nbytes=2.0 * F32 * n * f)
+                   flops=1.0 * n * f, nbytes=2.0 * F32 * n * f, memory_bound=True)
 
 
 def _dropout(w, rng):
@@ -208,7 +246,7 @@ def _dropout(w, rng):
         out = np.empty_like(x)  # not in place: repeated calls would grow x without bound
         yield Case("dropout", f"L{i} {n}x{f} p=0.5",
                    lambda be, x=x, noise=noise, out=out: be.dropout(x, noise, 0.5, out),
-                   nbytes=3.0 * F32 * n * f)
+                   flops=2.0 * n * f, nbytes=3.0 * F32 * n * f, memory_bound=True)
 
 
 def _batch_norm_forward(w, rng):
@@ -220,7 +258,9 @@ def _batch_norm_forward(w, rng):
                    be.batch_norm_forward(*a),
                    # reads x, gamma, beta and the running stats; writes out, mean, invstd
                    # and the running stats (x read once: a second pass finds it in cache)
-                   nbytes=F32 * (2.0 * n * f + 8 * f), footprint=F32 * (2.0 * n * f + 6 * f))
+                   # per element: sum, squared deviation (3), normalize (2), scale and shift (2)
+                   flops=8.0 * n * f, nbytes=F32 * (2.0 * n * f + 8 * f), memory_bound=True,
+                   footprint=F32 * (2.0 * n * f + 6 * f))
 
 
 def _batch_norm_inference(w, rng):
@@ -230,7 +270,8 @@ def _batch_norm_inference(w, rng):
         yield Case("batch_norm_inference", f"L{i} {n}x{f}",
                    lambda be, a=(x, gamma, beta, run_mean, run_var, out):
                    be.batch_norm_inference(*a),
-                   nbytes=F32 * (2.0 * n * f + 4 * f))  # x and 4 vectors in, out out
+                   # x and 4 vectors in, out out; subtract, scale, multiply, shift per element
+                   flops=4.0 * n * f, nbytes=F32 * (2.0 * n * f + 4 * f), memory_bound=True)
 
 
 def _batch_norm_backward(w, rng):
@@ -242,26 +283,29 @@ def _batch_norm_backward(w, rng):
                    lambda be, a=(grad, x, gamma, mean, invstd, grad_x, grad_gamma, grad_beta):
                    be.batch_norm_backward(*a),
                    # reads grad, x, gamma, mean, invstd; writes grad_x, grad_gamma, grad_beta
-                   nbytes=F32 * (3.0 * n * f + 5 * f))
+                   # per element: two sums, x-hat (2), the gradient formula (5)
+                   flops=9.0 * n * f, nbytes=F32 * (3.0 * n * f + 5 * f), memory_bound=True)
 
 
+# FLOPs per parameter of the optimizer steps: the moments' updates (3 and 4), the
+# step lr * m / (sqrt(v) + eps) with bias corrections (5), and decoupled decay (2)
 def _adam_step(w, rng):
-    yield _optimizer_case("adam_step", w, rng, 2, lambda be, p, g, m, v:
+    yield _optimizer_case("adam_step", w, rng, 2, 12.0, lambda be, p, g, m, v:
                           be.adam_step(p, g, m, v, 1e-3, 0.9, 0.999, 1e-8, 10))
 
 
 def _adamw_step(w, rng):
-    yield _optimizer_case("adamw_step", w, rng, 2, lambda be, p, g, m, v:
+    yield _optimizer_case("adamw_step", w, rng, 2, 14.0, lambda be, p, g, m, v:
                           be.adamw_step(p, g, m, v, 1e-3, 0.9, 0.999, 1e-8, 10, 0.01))
 
 
 def _sgd_step(w, rng):  # with momentum, as SGD is trained in practice
-    yield _optimizer_case("sgd_step", w, rng, 1, lambda be, p, g, buf:
+    yield _optimizer_case("sgd_step", w, rng, 1, 4.0, lambda be, p, g, buf:
                           be.sgd_step(p, g, buf, 0.01, momentum=0.9))
 
 
 def _rmsprop_step(w, rng):  # torch's defaults: no momentum buffer
-    yield _optimizer_case("rmsprop_step", w, rng, 1, lambda be, p, g, sq:
+    yield _optimizer_case("rmsprop_step", w, rng, 1, 8.0, lambda be, p, g, sq:
                           be.rmsprop_step(p, g, sq, None, 0.01))
 
 
@@ -272,7 +316,8 @@ def _forward_backward(w, rng):
     labels = rng.integers(0, w.sizes[-1], n).astype(np.int64)
     state = model.network_state(n)
     yield Case("forward_backward", f"{'-'.join(map(str, w.sizes))} batch {n}",
-               lambda be: be.forward_backward(x, labels, state), flops=w.step_flops())
+               lambda be: be.forward_backward(x, labels, state), flops=w.step_flops(),
+               nbytes=w.step_gemm_bytes())
 
 
 def _adam_train_steps(w, rng, steps=8):
@@ -290,7 +335,8 @@ def _adam_train_steps(w, rng, steps=8):
     yield Case("adam_train_steps", f"{'-'.join(map(str, w.sizes))} batch {n} x {steps} steps",
                lambda be: be.adam_train_steps(x, labels, order, 0, steps, state, 1e-4, 0.9,
                                               0.999, 1e-8, 10, 0.0, losses),
-               flops=steps * w.step_flops())
+               flops=steps * w.step_flops(),
+               nbytes=steps * (w.step_gemm_bytes() + optimizer_bytes(w.n_params, 2)))
 
 
 # kernel name -> generator of its cases. A kernel added to base.KERNELS without an entry

@@ -26,7 +26,8 @@ def add_parser(subparsers):
                       "PyTorch and this CPU's peak",
         description="Times each kernel at the shapes of a training step, and a training "
                     "epoch, on every backend side by side (same data, same threads), with "
-                    "NumPy's matmul, PyTorch (if installed) and this CPU's measured peak.")
+                    "NumPy's matmul, PyTorch (if installed) and this CPU's measured peak. "
+                    "Each contender runs in its own process, in alternating rounds.")
     p.add_argument("--backends", type=_names,
                    help="comma-separated backends (default: every one that loads)")
     p.add_argument("--threads", type=thread_list,
@@ -36,8 +37,18 @@ def add_parser(subparsers):
                    help=f"layer sizes, input to output (default {SEED_SIZES})")
     p.add_argument("--batch-size", type=positive_int, default=128)
     p.add_argument("--kernels", type=_names, help="comma-separated kernels (default: all)")
-    p.add_argument("--repeats", type=positive_int, default=5,
-                   help="timed samples per kernel; the median is reported (default 5)")
+    p.add_argument("--repeats", type=positive_int, default=None,
+                   help="timed samples per kernel and round (default 5)")
+    p.add_argument("--rounds", type=positive_int, default=None,
+                   help="rounds: each runs every contender once, in its own process, in an "
+                        "order rotated from round to round; medians and quartiles are over "
+                        "the samples of all rounds (default 3)")
+    p.add_argument("--quick", action="store_true",
+                   help="1 round, 1 sample, 2 epoch steps (unless given): shows that "
+                        "everything runs; its figures are not to be trusted")
+    p.add_argument("--keep-blas-env", action="store_true",
+                   help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for the NumPy contenders "
+                        "(default: their processes run without them, as the header says)")
     p.add_argument("--epoch-steps", type=int, default=50,
                    help="training steps timed per epoch measurement, scaled to a full "
                         "epoch; 0 skips epochs (default 50)")
@@ -49,7 +60,8 @@ def add_parser(subparsers):
     p.add_argument("--no-torch", action="store_true", help="leave PyTorch out even if installed")
     p.add_argument("--json", nargs="?", const="-", metavar="FILE",
                    help="write the results as JSON to FILE (or stdout, instead of the table)")
-    p.add_argument("--plot", metavar="FILE.png", help="save a bar chart (needs matplotlib)")
+    p.add_argument("--plot", metavar="DIR", help="write bench_speedup.png, bench_roofline.png "
+                   "and bench_epoch.png into DIR (needs matplotlib)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -59,7 +71,10 @@ def run_command(args):
     from .report import format_text, plot, to_json
     from .runner import precision_skips, run
 
-    machine.reexec_without_blas_overrides()
+    quick = {"rounds": 1, "repeats": 1} if args.quick else {"rounds": 3, "repeats": 5}
+    args.rounds, args.repeats = args.rounds or quick["rounds"], args.repeats or quick["repeats"]
+    if args.quick:
+        args.epoch_steps = min(args.epoch_steps, 2)
     names = args.backends or [n for n, ok in backends.available_backends().items() if ok]
     if args.plot and importlib.util.find_spec("matplotlib") is None:  # fail before timing
         raise ValueError("--plot needs matplotlib: pip install 'fastmlp[plot]'")
@@ -73,9 +88,10 @@ def run_command(args):
         print(f"fastmlp bench: skipping {name}: {reason}", file=sys.stderr)
     results = run(Workload(tuple(args.sizes), args.batch_size), names,
                   args.threads or [machine.cpu_count()], kernels=args.kernels,
-                  epoch_steps=args.epoch_steps, repeats=args.repeats,
-                  with_torch=not args.no_torch, progress=not args.no_progress,
-                  matmul_precision=precision)
+                  epoch_steps=args.epoch_steps, repeats=args.repeats, rounds=args.rounds,
+                  epoch_repeats=1 if args.quick else 3, with_torch=not args.no_torch,
+                  progress=not args.no_progress, matmul_precision=precision,
+                  clean_blas_env=not args.keep_blas_env)
     if args.json == "-":
         sys.stdout.write(to_json(results) + "\n")
     else:
@@ -85,6 +101,6 @@ def run_command(args):
                 f.write(to_json(results) + "\n")
             print(f"wrote {args.json}")
     if args.plot:
-        plot(results, args.plot)
-        print(f"wrote {args.plot}", file=sys.stderr if args.json == "-" else sys.stdout)
+        for path in plot(results, args.plot):
+            print(f"wrote {path}", file=sys.stderr if args.json == "-" else sys.stdout)
     return 0

@@ -6,7 +6,7 @@ yardsticks for compute-bound and memory-bound kernels respectively.
 """
 from __future__ import annotations
 
-import functools
+import glob
 import os
 import platform
 import sys
@@ -120,7 +120,9 @@ def versions():
 
 
 def machine_info():
+    """The CPU, its caches, the cpp backend's ISA path, versions and the BLAS environment."""
     return {"cpu": cpu_model(), "cpus": cpu_count(), "platform": platform.platform(),
+            "isa_path": isa_path(), "cache_bytes": cache_sizes(),
             "versions": versions(), "removed_env": removed_blas_overrides()}
 
 
@@ -135,9 +137,9 @@ def _probe():
 PROBE_ISAS = ("avx512", "avx2")
 
 
-@functools.lru_cache(maxsize=None)
 def fma_peak(isa, threads):
-    """Measured float32 FMA GFLOP/s of `isa` on `threads` threads (None: no probe/ISA)."""
+    """Measured float32 FMA GFLOP/s of `isa` on `threads` threads (None: no probe/ISA).
+    Not cached: the machine's load changes, so a report probes before and after."""
     probe = _probe()
     if probe is None or not probe.cpu_supports(isa):
         return None
@@ -154,15 +156,48 @@ def peak_table(thread_counts):
     return table
 
 
-def best_peak(threads):
-    """The highest FMA GFLOP/s any ISA reaches on `threads` threads (None: no probe)."""
-    values = [fma_peak(isa, threads) for isa in PROBE_ISAS]
-    values = [v for v in values if v is not None]
+def best_of_table(table, threads):
+    """The highest GFLOP/s any ISA of a peak_table reached on `threads` (None: none)."""
+    values = [by_threads[threads] for by_threads in table.values() if threads in by_threads]
     return max(values) if values else None
 
 
-@functools.lru_cache(maxsize=None)
+def best_peak(threads):
+    """The highest FMA GFLOP/s any ISA reaches on `threads` threads now (None: no probe)."""
+    return best_of_table(peak_table([threads]), threads)
+
+
 def bandwidth(nbytes, threads):
     """Triad GB/s over a working set of nbytes (None when the probe is not built)."""
     probe = _probe()
     return None if probe is None else probe.triad_gbps(int(nbytes), threads)
+
+
+def cache_sizes():
+    """{"L1d": bytes, "L2": ..., "L3": ...} of CPU 0 as Linux reports them (sysfs); {}
+    elsewhere."""
+    sizes = {}
+    for index in sorted(glob.glob("/sys/devices/system/cpu/cpu0/cache/index[0-9]*")):
+        try:
+            with open(os.path.join(index, "level")) as f:
+                level = f.read().strip()
+            with open(os.path.join(index, "type")) as f:
+                kind = f.read().strip()
+            with open(os.path.join(index, "size")) as f:
+                text = f.read().strip()
+        except OSError:
+            continue
+        if kind == "Instruction":
+            continue
+        scale = {"K": 1024, "M": 1024 ** 2, "G": 1024 ** 3}.get(text[-1:], 1)
+        sizes[f"L{level}{'d' if kind == 'Data' else ''}"] = int(text.rstrip("KMG")) * scale
+    return sizes
+
+
+def isa_path():
+    """The ISA path the cpp backend runs (e.g. "avx512"; FASTMLP_ISA can lower it)."""
+    try:
+        from .. import _cpp
+    except ImportError:
+        return "unknown (fastmlp._cpp not built)"
+    return _cpp.isa()

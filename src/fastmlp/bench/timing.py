@@ -1,4 +1,4 @@
-"""Median-of-repeats timing with warm-up excluded."""
+"""Timing with warm-up excluded: samples of one call, their median and spread."""
 from __future__ import annotations
 
 import math
@@ -6,13 +6,13 @@ import statistics
 import time
 
 
-def median_seconds(fn, repeats=5, min_sample=0.005, warmup=1):
-    """Median wall time of one call of fn().
+def timed_samples(fn, repeats=5, min_sample=0.005, warmup=1):
+    """Wall times of one call of fn(), one per sample.
 
     `warmup` calls run first and are not timed (JIT compilation, first-touch page faults,
     lazily built packing buffers). Each of the `repeats` samples then times enough calls
     to last about `min_sample` seconds, so short kernels are not lost in timer resolution
-    and loop overhead; the median of the samples ignores interruptions by other processes.
+    and loop overhead.
     """
     for _ in range(warmup):
         fn()
@@ -26,4 +26,21 @@ def median_seconds(fn, repeats=5, min_sample=0.005, warmup=1):
         for _ in range(number):
             fn()
         samples.append((time.perf_counter() - start) / number)
-    return statistics.median(samples)
+    return samples
+
+
+def median_seconds(fn, repeats=5, min_sample=0.005, warmup=1):
+    """Median of timed_samples: it ignores interruptions by other processes."""
+    return statistics.median(timed_samples(fn, repeats, min_sample, warmup))
+
+
+def spread(samples):
+    """{"median", "q1", "q3", "min", "max", "n"} of a list of seconds (quartiles by the
+    inclusive method: with few samples they stay within the samples measured)."""
+    ordered = sorted(samples)
+    if len(ordered) > 1:
+        q1, _, q3 = statistics.quantiles(ordered, n=4, method="inclusive")
+    else:
+        q1 = q3 = ordered[0]
+    return {"median": statistics.median(ordered), "q1": q1, "q3": q3,
+            "min": ordered[0], "max": ordered[-1], "n": len(ordered)}
