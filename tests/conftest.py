@@ -2,7 +2,8 @@
 
 A configuration is a backend plus the knobs that change which code runs: the thread
 count (1 and 2, so threaded splits are exercised) and, for cpp, the forced ISA path
-(avx512, avx2, generic), so every microkernel is tested on this machine.
+(avx512, avx2, generic on x86-64; neon, generic on aarch64), so every microkernel is tested
+on this machine.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def _cpp_isas():
         from fastmlp import _cpp
     except ImportError:
         return []
-    return [isa for isa in ("avx512", "avx2", "generic") if _cpp.cpu_supports(isa)]
+    return [isa for isa in ("avx512", "avx2", "neon", "generic") if _cpp.cpu_supports(isa)]
 
 
 def backend_configs():

@@ -88,6 +88,17 @@ def test_console_script_is_installed():
     assert "train" in r.stdout and "backends" in r.stdout
 
 
+def test_version_is_the_package_version():
+    from importlib.metadata import version
+
+    from fastmlp._version import __version__
+
+    r = fastmlp("--version")
+    assert r.returncode == 0, r.stderr
+    # one source: _version.py, which the build's metadata reads too
+    assert r.stdout.strip() == f"fastmlp {__version__}" == f"fastmlp {version('fastmlp')}"
+
+
 @pytest.fixture(scope="module")
 def flag_data(tmp_path_factory):
     folder = tmp_path_factory.mktemp("mnist-small")

@@ -29,7 +29,7 @@ from fastmlp.backends.numpy.activations import apply_activation
 _cpp = pytest.importorskip("fastmlp._cpp")
 
 EPS = float(np.finfo(np.float32).eps)
-ISAS = [isa for isa in ("avx512", "avx2", "generic") if _cpp.cpu_supports(isa)]
+ISAS = [isa for isa in ("avx512", "avx2", "neon", "generic") if _cpp.cpu_supports(isa)]
 ACTIVATIONS = ["identity", "relu", "leaky_relu", "sigmoid", "tanh"]
 TRAINING_KERNELS = ["gemm", "dense_forward", "activation_backward", "bias_grad",
                     "softmax_cross_entropy", "adam_step", "forward_backward"]
@@ -813,3 +813,30 @@ def test_layer_kernels_accept_what_the_oracle_accepts():
     _cpp.rmsprop_step(_f32(5), _f32(5), _f32(5), None, 0.01)
     _cpp.batch_norm_forward(**_bn_args(n=2, f=0))
     _cpp.activation_forward("tanh", _f32(0), _f32(0))
+
+
+def test_threads_without_openmp_are_one_and_said_so():
+    """Built without OpenMP (tools/no_openmp.sh) the kernels run on one thread: a request for
+    more warns and is honoured as 1, and `fastmlp backends` says why; with OpenMP it is kept."""
+    backend = backends.get_backend("cpp")
+    before = _cpp.num_threads()
+    try:
+        if _cpp.openmp():
+            backend.set_num_threads(2)
+            assert _cpp.num_threads() == 2
+            assert "threads=2," in backend.details()
+        else:
+            with pytest.warns(RuntimeWarning, match="built without OpenMP"):
+                backend.set_num_threads(2)
+            assert _cpp.num_threads() == 1
+            assert "threads=1 (built without OpenMP)" in backend.details()
+    finally:
+        _cpp.set_num_threads(before)
+
+
+def test_isa_names_of_other_architectures_are_unsupported_not_unknown():
+    for name in ("avx512", "avx2", "neon", "generic"):
+        assert isinstance(_cpp.cpu_supports(name), bool)
+    assert _cpp.cpu_supports("generic")
+    with pytest.raises(ValueError, match="unknown ISA 'sse4'"):
+        _cpp.cpu_supports("sse4")

@@ -47,6 +47,8 @@ struct GemmKernels {
 const GemmKernels& gemm_kernels_avx512();
 const GemmKernels& gemm_kernels_avx2();
 const GemmKernels& gemm_kernels_generic();
+// aarch64 only (microkernel_neon.cpp).
+const GemmKernels& gemm_kernels_neon();
 // bfloat16 GEMM on AMX tiles (microkernel_amx.cpp); call only when amx_available().
 const GemmKernels& gemm_kernels_amx();
 // bfloat16 GEMM with VDPBF16PS (microkernel_avx512_bf16.cpp); only on CPUs with AVX512-BF16.

@@ -3,7 +3,6 @@
 //   fma_gflops      - peak float32 FMA throughput of one ISA on n threads (OpenMP);
 //   triad_gbps      - bandwidth of a STREAM-style triad over a given working-set size.
 // Both report the best of several timed runs: a peak is the fastest the machine went.
-#include <omp.h>
 #include <pybind11/pybind11.h>
 
 #include <algorithm>
@@ -12,7 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "fma_kernels.h"
+#include "probe/fma_kernels.h"
+#include "runtime/openmp.h"
 
 namespace py = pybind11;
 using fastmlp_probe::fma_loop_avx2;
@@ -31,22 +31,28 @@ void check_threads(int threads) {
   if (threads < 1) throw std::invalid_argument("threads must be >= 1");
 }
 
-// Wall time of `threads` threads each running the ISA's loop for `iters` rounds.
-double time_fma(bool avx512, int threads, std::int64_t iters, float* sink) {
+// Wall time of `*threads` threads each running the ISA's loop for `iters` rounds; *threads
+// becomes the count that ran (1 when built without OpenMP).
+double time_fma(bool avx512, int* threads, std::int64_t iters, float* sink) {
   const float seed = 0.25f;
   double start = 0.0, stop = 0.0;
   float total = 0.0f;
-#pragma omp parallel num_threads(threads) reduction(+ : total)
+  int ran = 1;
+#pragma omp parallel num_threads(*threads) reduction(+ : total)
   {
 #pragma omp barrier
 #pragma omp single
-    start = omp_get_wtime();
+    {
+      ran = omp_get_num_threads();
+      start = omp_get_wtime();
+    }
     total += avx512 ? fma_loop_avx512(iters, seed) : fma_loop_avx2(iters, seed);
 #pragma omp barrier
 #pragma omp single
     stop = omp_get_wtime();
   }
   *sink += total;
+  *threads = ran;
   return stop - start;
 }
 
@@ -61,15 +67,15 @@ double fma_gflops(const std::string& isa, int threads, double seconds, int runs)
   // Calibrate: grow the count until one run lasts long enough to time (and the
   // cores have left any low-power state), then size each run to `seconds`.
   std::int64_t iters = 1 << 14;
-  double t = time_fma(avx512, threads, iters, &sink);
+  double t = time_fma(avx512, &threads, iters, &sink);
   while (t < 0.02) {
     iters *= 4;
-    t = time_fma(avx512, threads, iters, &sink);
+    t = time_fma(avx512, &threads, iters, &sink);
   }
   iters = std::max<std::int64_t>(1, static_cast<std::int64_t>(iters * seconds / t));
   double best = 0.0;
   for (int r = 0; r < std::max(runs, 1); ++r) {
-    t = time_fma(avx512, threads, iters, &sink);
+    t = time_fma(avx512, &threads, iters, &sink);
     best = std::max(best, flops_per_iter * iters * threads / t);
   }
   if (sink == 12345.0f) best += 0.0;  // uses the result, so no loop is optimized away
@@ -133,5 +139,5 @@ PYBIND11_MODULE(_probe, m) {
         py::arg("seconds") = 0.01, py::arg("runs") = 3,
         "GB/s of a triad a = b + s*c whose three arrays total `nbytes` "
         "(2 reads + 1 write per element; best of `runs`).");
-  m.def("max_threads", &omp_get_max_threads, "OpenMP's default thread count.");
+  m.def("max_threads", &omp_get_max_threads, "OpenMP's default thread count (1 when built without OpenMP).");
 }

@@ -13,11 +13,11 @@ void bind_runtime(py::module_& mod) {
   // Reads FASTMLP_ISA now: a bad value fails the import with a message naming it.
   active_isa();
   mod.def("isa", [] { return std::string(isa_name(active_isa())); },
-          "ISA of the kernels in use: avx512, avx2 or generic");
+          "ISA of the kernels in use: avx512, avx2, generic (x86-64); neon, generic (aarch64)");
   mod.def("set_isa", &set_isa, py::arg("name"),
           "Use a lower ISA path (for testing); ValueError if the CPU lacks it");
-  mod.def("cpu_supports", [](const std::string& name) { return cpu_supports(parse_isa(name)); },
-          "Whether this CPU can run an ISA path (avx512, avx2 or generic)");
+  mod.def("cpu_supports", [](const std::string& name) { return cpu_supports(name); },
+          "Whether this CPU can run an ISA path (avx512, avx2, neon or generic)");
   mod.def("matmul_precision", [] { return std::string(matmul_precision_name(matmul_precision())); },
           "Precision of every float32 GEMM: float32 or bfloat16");
   mod.def("set_matmul_precision", &set_matmul_precision, py::arg("name"),
@@ -30,9 +30,12 @@ void bind_runtime(py::module_& mod) {
   mod.def("force_bf16_matmul_engine", &force_bf16_engine, py::arg("name"),
           "For tests: bfloat16 GEMMs on this engine (amx, avx512_bf16, emulated) whatever the "
           "ISA path, '' for the best; ValueError if this CPU lacks it");
-  mod.def("num_threads", &num_threads, "Threads a kernel may use (OpenMP's max threads)");
+  mod.def("num_threads", &num_threads,
+          "Threads a kernel may use (OpenMP's max threads; 1 when built without OpenMP)");
   mod.def("set_num_threads", &set_num_threads, py::arg("n"),
-          "Set the threads a kernel may use (n >= 1)");
+          "Set the threads a kernel may use (n >= 1; honoured as 1 when built without OpenMP)");
+  mod.def("openmp", &built_with_openmp,
+          "Whether the kernels were built with OpenMP (else they run on one thread)");
   mod.def("flush_denormals", &flush_denormals,
           "Whether kernel threads flush denormal floats to zero (FTZ/DAZ)");
   mod.def("set_flush_denormals", &set_flush_denormals, py::arg("on"),

@@ -14,13 +14,33 @@
 namespace fastmlp {
 namespace {
 
+#if defined(__x86_64__)
+#define FASTMLP_X86_PATHS 1
+#elif defined(__aarch64__)
+#define FASTMLP_NEON_PATHS 1
+#endif
+
 Isa detect_best() {
+#if FASTMLP_X86_PATHS
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw"))
     return Isa::avx512;
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::avx2;
+#elif FASTMLP_NEON_PATHS
+  return Isa::neon;
+#endif
   return Isa::generic;
+}
+
+// Position on this architecture's ladder of paths (generic lowest).
+int rank(Isa isa) {
+  switch (isa) {
+    case Isa::avx512: return 2;
+    case Isa::avx2:
+    case Isa::neon: return 1;
+    default: return 0;
+  }
 }
 
 // The best ISA, lowered by FASTMLP_ISA. Read on first use, never in a static initializer:
@@ -35,7 +55,7 @@ Isa initial_isa() {
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument(std::string("FASTMLP_ISA: ") + e.what());
   }
-  return static_cast<int>(want) < static_cast<int>(best) ? want : best;
+  return rank(want) < rank(best) ? want : best;
 }
 
 Isa& isa_setting() {
@@ -44,7 +64,7 @@ Isa& isa_setting() {
 }
 
 bool request_amx_tiles() {
-#if defined(__linux__) && defined(SYS_arch_prctl)
+#if FASTMLP_X86_PATHS && defined(__linux__) && defined(SYS_arch_prctl)
   constexpr int kReqXcompPerm = 0x1023;  // ARCH_REQ_XCOMP_PERM
   constexpr int kXtileData = 18;         // XFEATURE_XTILEDATA
   return syscall(SYS_arch_prctl, kReqXcompPerm, kXtileData) == 0;
@@ -59,17 +79,43 @@ const char* isa_name(Isa isa) {
   switch (isa) {
     case Isa::avx512: return "avx512";
     case Isa::avx2: return "avx2";
+    case Isa::neon: return "neon";
     default: return "generic";
   }
 }
 
-bool cpu_supports(Isa isa) { return static_cast<int>(isa) <= static_cast<int>(detect_best()); }
+const char* isa_names() {
+#if FASTMLP_X86_PATHS
+  return "avx512, avx2, generic";
+#elif FASTMLP_NEON_PATHS
+  return "neon, generic";
+#else
+  return "generic";
+#endif
+}
+
+// parse_isa only returns this architecture's paths, so rank() orders them.
+bool cpu_supports(Isa isa) { return rank(isa) <= rank(detect_best()); }
 
 Isa parse_isa(const std::string& name) {
+#if FASTMLP_X86_PATHS
   if (name == "avx512") return Isa::avx512;
   if (name == "avx2") return Isa::avx2;
+#elif FASTMLP_NEON_PATHS
+  if (name == "neon") return Isa::neon;
+#endif
   if (name == "generic") return Isa::generic;
-  throw std::invalid_argument("unknown ISA '" + name + "'; expected one of avx512, avx2, generic");
+  throw std::invalid_argument("unknown ISA '" + name + "'; expected one of " + isa_names());
+}
+
+bool cpu_supports(const std::string& name) {
+  try {
+    return cpu_supports(parse_isa(name));
+  } catch (const std::invalid_argument&) {
+    for (const char* path : {"avx512", "avx2", "neon"})  // every architecture's paths
+      if (name == path) return false;
+    throw;
+  }
 }
 
 Isa active_isa() { return isa_setting(); }
@@ -83,12 +129,16 @@ void set_isa(const std::string& name) {
 
 bool amx_available() {
   static const bool available = [] {
+#if !FASTMLP_X86_PATHS
+    return false;
+#else
     __builtin_cpu_init();
     // Asked for only once the CPU has the tiles: without the OS's permission the first
     // tile instruction would kill the process.
     return cpu_supports(Isa::avx512) && __builtin_cpu_supports("avx512bf16") &&
            __builtin_cpu_supports("amx-tile") && __builtin_cpu_supports("amx-bf16") &&
            request_amx_tiles();
+#endif
   }();
   return available;
 }
@@ -98,11 +148,15 @@ bool bf16_gemm_on_amx() { return active_isa() == Isa::avx512 && amx_available();
 namespace {
 
 bool cpu_has_avx512_bf16() {
+#if FASTMLP_X86_PATHS
   static const bool has = [] {
     __builtin_cpu_init();
     return __builtin_cpu_supports("avx512bf16") != 0;
   }();
   return has;
+#else
+  return false;  // an x86 instruction set
+#endif
 }
 
 bool g_engine_forced = false;
@@ -145,18 +199,26 @@ const char* bf16_engine_name(Bf16Engine engine) {
   }
 }
 
+// Only this architecture's kernel tables are compiled (and named here).
 const GemmKernels& gemm_kernels_for(Isa isa) {
   switch (isa) {
+#if FASTMLP_X86_PATHS
     case Isa::avx512: return gemm_kernels_avx512();
     case Isa::avx2: return gemm_kernels_avx2();
+#elif FASTMLP_NEON_PATHS
+    case Isa::neon: return gemm_kernels_neon();
+#endif
     default: return gemm_kernels_generic();
   }
 }
 
 const Ops& ops_for(Isa isa) {
   switch (isa) {
+#if FASTMLP_X86_PATHS
     case Isa::avx512: return ops_avx512();
     case Isa::avx2: return ops_avx2();
+#endif
+    // neon: NEON is aarch64's baseline, so the generic Ops are already compiled with it
     default: return ops_generic();
   }
 }
@@ -165,9 +227,11 @@ GemmPath active_gemm_path() {
   const Isa isa = active_isa();
   if (matmul_precision() == MatmulPrecision::bfloat16) {
     switch (bf16_engine()) {
+#if FASTMLP_X86_PATHS
       case Bf16Engine::amx: return {gemm_kernels_amx(), ops_for(isa), false};
       case Bf16Engine::avx512_bf16: return {gemm_kernels_avx512_bf16(), ops_for(isa), false};
-      case Bf16Engine::emulated: return {gemm_kernels_for(isa), ops_for(isa), true};
+#endif
+      default: return {gemm_kernels_for(isa), ops_for(isa), true};  // emulated
     }
   }
   return {gemm_kernels_for(isa), ops_for(isa), false};

@@ -8,15 +8,23 @@
 
 namespace fastmlp {
 
-enum class Isa { generic = 0, avx2 = 1, avx512 = 2 };
+// The paths of each architecture, from the portable one up: x86-64 has generic, avx2 and
+// avx512 (CMake compiles their objects only there); aarch64 has generic and neon (NEON is
+// baseline there). A path of another architecture is an unknown name.
+enum class Isa { generic, avx2, avx512, neon };
 
 const char* isa_name(Isa isa);
 bool cpu_supports(Isa isa);
+// This architecture's paths, lowest first, e.g. "avx512, avx2, generic" (highest first).
+const char* isa_names();
 
-// Best ISA this CPU supports, lowered by FASTMLP_ISA=avx512|avx2|generic (never raised).
+// Best ISA this CPU supports, lowered by FASTMLP_ISA=<one of isa_names()> (never raised).
 // The first call reads FASTMLP_ISA and throws std::invalid_argument naming the variable if
 // its value is unknown (the module's init calls it, so the import fails with that message).
 Isa active_isa();
+// cpu_supports by name: false for another architecture's path, std::invalid_argument for
+// a name no architecture has.
+bool cpu_supports(const std::string& name);
 // Force an ISA (for tests); throws std::invalid_argument if unknown or the CPU lacks it.
 void set_isa(const std::string& name);
 // The ISA a name stands for; throws std::invalid_argument naming the accepted values.

@@ -1,10 +1,10 @@
 #include "runtime/settings.h"
 
-#include <omp.h>
-#include <xmmintrin.h>
-
+#include <cstdint>
 #include <stdexcept>
 #include <string>
+
+#include "runtime/openmp.h"
 
 namespace fastmlp {
 namespace {
@@ -32,20 +32,46 @@ void set_matmul_precision(const std::string& name) {
 
 int num_threads() { return omp_get_max_threads(); }
 
+bool built_with_openmp() { return kBuiltWithOpenMP; }
+
 void set_num_threads(int n) {
   if (n < 1) throw std::invalid_argument("number of threads must be >= 1, got " + std::to_string(n));
-  omp_set_num_threads(n);
+  omp_set_num_threads(n);  // without OpenMP a no-op: kernels run on one thread
 }
 
 bool flush_denormals() { return g_flush; }
 void set_flush_denormals(bool on) { g_flush = on; }
 
-// MXCSR bits: FTZ (bit 15) and DAZ (bit 6).
-DenormalGuard::DenormalGuard() : saved(_mm_getcsr()), active(g_flush) {
-  if (active) _mm_setcsr(saved | 0x8040u);
+namespace {
+
+// The floating-point control register and its flush-to-zero bits: x86's MXCSR with FTZ
+// (bit 15) and DAZ (bit 6); Arm's FPCR with FZ (bit 24), which flushes denormal inputs and
+// results of float32 operations. Elsewhere nothing is flushed.
+#if defined(__x86_64__) || defined(__i386__)
+constexpr std::uint64_t kFlushBits = 0x8040u;
+std::uint64_t read_fp_control() { return __builtin_ia32_stmxcsr(); }
+void write_fp_control(std::uint64_t v) { __builtin_ia32_ldmxcsr(static_cast<unsigned>(v)); }
+#elif defined(__aarch64__)
+constexpr std::uint64_t kFlushBits = 1u << 24;
+std::uint64_t read_fp_control() {
+  std::uint64_t v;
+  __asm__ __volatile__("mrs %0, fpcr" : "=r"(v));
+  return v;
+}
+void write_fp_control(std::uint64_t v) { __asm__ __volatile__("msr fpcr, %0" : : "r"(v)); }
+#else
+constexpr std::uint64_t kFlushBits = 0;
+std::uint64_t read_fp_control() { return 0; }
+void write_fp_control(std::uint64_t) {}
+#endif
+
+}  // namespace
+
+DenormalGuard::DenormalGuard() : saved(read_fp_control()), active(g_flush) {
+  if (active) write_fp_control(saved | kFlushBits);
 }
 DenormalGuard::~DenormalGuard() {
-  if (active) _mm_setcsr(saved);
+  if (active) write_fp_control(saved);
 }
 
 }  // namespace fastmlp

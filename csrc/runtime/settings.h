@@ -2,6 +2,7 @@
 // matmul precision (the Python layer's set_num_threads, set_flush_denormals and
 // set_matmul_precision).
 #pragma once
+#include <cstdint>
 #include <string>
 
 namespace fastmlp {
@@ -15,8 +16,12 @@ const char* matmul_precision_name(MatmulPrecision precision);
 // Throws std::invalid_argument naming the allowed values.
 void set_matmul_precision(const std::string& name);
 
+// Threads a kernel may use: OpenMP's max threads, or 1 when built without OpenMP.
 int num_threads();
+// n >= 1 (else std::invalid_argument); honoured as 1 when built without OpenMP.
 void set_num_threads(int n);
+// Whether the kernels were compiled with OpenMP (teams of more than one thread).
+bool built_with_openmp();
 
 // Denormals are flushed to zero (FTZ/DAZ) inside every kernel thread unless disabled:
 // float32 training drifts into denormals (Adam moments) and they cost ~100x per op.
@@ -25,7 +30,7 @@ void set_flush_denormals(bool on);
 
 // RAII guard that sets FTZ/DAZ in the calling thread for the lifetime of the guard.
 struct DenormalGuard {
-  unsigned int saved;
+  std::uint64_t saved;  // the thread's floating-point control register
   bool active;
   DenormalGuard();
   ~DenormalGuard();

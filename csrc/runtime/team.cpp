@@ -1,6 +1,8 @@
 #include "runtime/team.h"
 
 namespace fastmlp {
+
+#if defined(__linux__)
 namespace {
 
 // The CPUs the process may use, as the first caller sees them (before any worker is pinned).
@@ -37,5 +39,12 @@ void keep_off_cpu(int caller_cpu, int id) {
     return;
   }
 }
+
+#else  // no per-thread CPU affinity to query or set: the scheduler places the team
+
+int caller_cpu_for_team() { return -1; }
+void keep_off_cpu(int, int) {}
+
+#endif
 
 }  // namespace fastmlp

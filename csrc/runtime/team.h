@@ -4,19 +4,27 @@
 // Work is only ever split into disjoint output ranges (never a reduction across threads),
 // so every result is bitwise identical for any thread count.
 #pragma once
-#include <immintrin.h>
-#include <omp.h>
 #include <sched.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
 
+#include "runtime/openmp.h"
 #include "runtime/settings.h"
 
 namespace fastmlp {
 
 using i64 = std::int64_t;
+
+// A hint to the core that this thread is spin-waiting (x86 PAUSE, Arm YIELD).
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__) || defined(__arm__)
+  __asm__ __volatile__("yield");
+#endif
+}
 
 // A barrier that spins briefly, then yields the core. OpenMP's own barrier spins far longer
 // before sleeping; when the machine is busier than the team (another process on a core),
@@ -35,7 +43,7 @@ class TeamBarrier {
     }
     for (int spins = 0; generation_.load(std::memory_order_acquire) == generation; ++spins) {
       if (spins < kSpins)
-        _mm_pause();
+        cpu_relax();
       else
         sched_yield();
     }
@@ -91,10 +99,11 @@ void keep_off_cpu(int caller_cpu, int id);
 // The CPU the calling thread runs on (and, on first use, notes the process's CPU set).
 int caller_cpu_for_team();
 
-// Runs body(team) on `threads` threads (inline when 1), each with denormals flushed.
+// Runs body(team) on `threads` threads (inline when 1, or when built without OpenMP), each
+// with denormals flushed.
 template <class Body>
 void run_team(int threads, Body&& body) {
-  if (threads <= 1) {
+  if (threads <= 1 || !kBuiltWithOpenMP) {
     DenormalGuard guard;
     body(Team{0, 1});
     return;

@@ -119,7 +119,8 @@ def bf16_matmul_engine() -> str:
 
 def bias_grad(grad: _F32, out: _F32) -> None: ...
 
-def cpu_supports(__arg0: str) -> bool: ...
+def cpu_supports(__arg0: str) -> bool:
+    """Whether this CPU can run an ISA path (avx512, avx2, neon or generic)"""
 
 def dense_forward(
     x: _F32,
@@ -175,14 +176,18 @@ def gemm_blocking() -> dict[str, int | float | str]:
     """The caches the GEMM sees (bytes; where they came from) and the register tile and cache blocking it uses under the active ISA path and matmul precision"""
 
 def isa() -> str:
-    """ISA of the kernels in use: avx512, avx2 or generic"""
+    """ISA of the kernels in use: avx512, avx2, generic (x86-64); neon, generic (aarch64)"""
 
 def matmul_precision() -> str:
     """Precision of every float32 GEMM: float32 or bfloat16"""
 
 def mse_loss(outputs: _F32, labels: NDArray[np.int64], grad: _F32) -> float: ...
 
-def num_threads() -> int: ...
+def num_threads() -> int:
+    """Threads a kernel may use (OpenMP's max threads; 1 when built without OpenMP)"""
+
+def openmp() -> bool:
+    """Whether the kernels were built with OpenMP (else they run on one thread)"""
 
 def rmsprop_step(
     param: _F32,
@@ -207,7 +212,8 @@ def set_isa(name: str) -> None:
 def set_matmul_precision(name: str) -> None:
     """float32, or bfloat16: GEMM operands rounded to bfloat16, sums in float32"""
 
-def set_num_threads(n: int) -> None: ...
+def set_num_threads(n: int) -> None:
+    """Set the threads a kernel may use (n >= 1; honoured as 1 when built without OpenMP)"""
 
 def sgd_step(
     param: _F32,

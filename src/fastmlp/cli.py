@@ -7,6 +7,7 @@ import sys
 
 from . import backends as _backends
 from . import bench as _bench
+from ._version import __version__
 from .arguments import SEED_SIZES, layer_sizes, positive_int
 from .backends import MATMUL_PRECISIONS
 from .datasets.toy import TOY_DATASETS, TOY_REGRESSION_DATASETS
@@ -38,6 +39,7 @@ def _add_precision_option(p):
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="fastmlp", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"fastmlp {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train an MLP on MNIST, a 2-D toy problem or the "

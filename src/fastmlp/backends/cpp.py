@@ -37,7 +37,7 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on how the package was built
     raise ImportError(
         f"the C++ extension fastmlp._cpp is not importable ({exc}); reinstall fastmlp with "
-        "`pip install .` (needs a C++17 compiler with OpenMP) to build it") from exc
+        "`pip install .` (needs a C++17 compiler; OpenMP for more than one thread) to build it") from exc
 
 _FLOAT32 = np.dtype(np.float32)
 _EMULATED_NOTE = ("bfloat16 matmuls are emulated on this CPU (ISA path {isa}: no AMX or "
@@ -175,6 +175,10 @@ class CppBackend(Backend):
 
     @staticmethod
     def set_num_threads(n):
+        # built without OpenMP (e.g. Apple's clang) the kernels run on one thread: honoured as 1
+        if n > 1 and not _cpp.openmp():
+            warnings.warn(f"fastmlp's C++ extension was built without OpenMP; it runs on 1 "
+                          f"thread, not {n}", RuntimeWarning, stacklevel=2)
         _cpp.set_num_threads(n)
 
     @staticmethod
@@ -186,7 +190,8 @@ class CppBackend(Backend):
         _cpp.set_flush_denormals(bool(on))
 
     def details(self):
-        return (f"isa={_cpp.isa()}, threads={_cpp.num_threads()}, "
+        threads = _cpp.num_threads() if _cpp.openmp() else "1 (built without OpenMP)"
+        return (f"isa={_cpp.isa()}, threads={threads}, "
                 f"flush_denormals={_cpp.flush_denormals()}, "
                 f"matmul={self.matmul_precision}, bf16_matmul_engine={_cpp.bf16_matmul_engine()}")
 
