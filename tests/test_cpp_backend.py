@@ -291,7 +291,7 @@ def _net_step(rng, sizes, n, activation):
     bg = [np.empty_like(b) for b in bs]
     acts = [np.empty((n, o), np.float32) for _, o in layers]
     grads = [np.empty((n, o), np.float32) for _, o in layers]
-    loss = _cpp.forward_backward(x, y, ws, bs, wg, bg, acts, grads, activation)
+    loss = flat_calls.binding_forward_backward(x, y, ws, bs, wg, bg, acts, grads, activation)
     return [np.float64(loss)] + wg + bg + acts
 
 
@@ -315,7 +315,8 @@ def test_forward_backward_matches_the_kernel_sequence(config, oracle, activation
     x = rand(rng, (n, sizes[0]))
     y = rng.integers(0, sizes[-1], n).astype(np.int64)
     runs = []
-    for fb in (_cpp.forward_backward, functools.partial(flat_calls.forward_backward, oracle)):
+    for fb in (flat_calls.binding_forward_backward,
+               functools.partial(flat_calls.forward_backward, oracle)):
         wg, bg = [np.full_like(w, np.nan) for w in ws], [np.full_like(b, np.nan) for b in bs]
         acts = [np.full((n, o), np.nan, np.float32) for _, o in layers]
         grads = [np.full((n, o), np.nan, np.float32) for _, o in layers]
@@ -497,7 +498,7 @@ BAD_NETS = {
 def test_forward_backward_bad_arguments(case, entry):
     changes, exc, name = BAD_NETS[case]
     net = _bad_net(**changes)
-    call = (_cpp.forward_backward if entry == "binding"
+    call = (flat_calls.binding_forward_backward if entry == "binding"
             else functools.partial(flat_calls.forward_backward, backends.get_backend("cpp")))
     with pytest.raises(exc, match=rf"(^|\W){name}(\W|$)"):
         call(**net)
@@ -507,11 +508,51 @@ def test_forward_backward_rejects_overlapping_buffers():
     net = _net()
     net["grads"][0] = net["acts"][0]  # written twice
     with pytest.raises(ValueError, match=r"(acts|grads)\[0\] must not overlap (acts|grads)\[0\]"):
-        _cpp.forward_backward(**net)
+        flat_calls.binding_forward_backward(**net)
     net = _net()
     net["acts"][1] = net["weight_grads"][0].reshape(-1)[:12].reshape(4, 3)
     with pytest.raises(ValueError, match="must not overlap"):
-        _cpp.forward_backward(**net)
+        flat_calls.binding_forward_backward(**net)
+
+
+def test_a_network_keeps_its_arrays_and_runs_on_the_first_rows_of_its_workspaces():
+    rng = np.random.default_rng(3)
+    net = {k: ([rand(rng, a.shape) for a in v] if isinstance(v, list) else v)
+           for k, v in _net().items()}
+    x, labels = rand(rng, (4, 6)), np.array([0, 2, 1, 2])
+
+    def fresh(n):  # the same network, with workspaces of n rows
+        arrays = {k: ([a[:n].copy() if k in ("acts", "grads") else a.copy() for a in v]
+                      if isinstance(v, list) else v) for k, v in net.items()}
+        return flat_calls.binding_forward_backward(x[:n], labels[:n], **{
+            k: v for k, v in arrays.items() if k not in ("x", "labels")})
+
+    want = {n: fresh(n) for n in (3, 4)}
+    network = _cpp.Network(**{k: v for k, v in net.items() if k not in ("x", "labels")},
+                           batch_size=4)
+    del net  # the Network holds the only references to its arrays now
+    assert network.batch_size == 4 and network.layers == 2
+    assert _cpp.forward_backward(network, x[:3], labels[:3]) == want[3]
+    assert _cpp.forward_backward(network, x, labels) == want[4]
+    with pytest.raises(ValueError, match="x has 5 rows"):
+        _cpp.forward_backward(network, _f32(5, 6), np.zeros(5, np.int64))
+    with pytest.raises(ValueError, match="adam_train_steps needs"):
+        _cpp.adam_train_steps(network, x, labels, np.arange(4), 0, 1, 1e-3, 0.9, 0.999, 1e-8,
+                              0, 0.0, np.empty(1))
+
+
+def test_the_backend_builds_a_states_network_once(monkeypatch):
+    cpp = backends.get_backend("cpp")
+    net = _net()
+    x, labels = net.pop("x"), net.pop("labels")
+    state = backends.NetworkState(**net, batch_size=4)
+    built = []
+    monkeypatch.setattr(_cpp, "Network", lambda *a, **k: built.append(1) or Network(*a, **k))
+    first = cpp.forward_backward(x, labels, state)
+    assert cpp.forward_backward(x, labels, state) == first and built == [1]
+
+
+Network = _cpp.Network
 
 
 def test_float64_goes_through_the_checked_oracle(oracle):

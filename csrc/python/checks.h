@@ -202,3 +202,79 @@ inline void step_number(double step) {
 }
 
 }  // namespace fastmlp::checks
+
+// ---- Declarative array expectations -------------------------------------------------------
+// expect<T>(obj, name, dims, writable): `obj` is a C-contiguous, aligned ndarray of T
+// (float, double or int64, native byte order) with shape `dims` (kAnyExtent: any extent
+// there), writable when asked. The one check a binding needs before it reads or writes an
+// array's memory; TypeError (not an array, wrong dtype) or ValueError (layout, shape) naming
+// `name`.
+#include <initializer_list>
+
+namespace fastmlp::checks {
+
+constexpr i64 kAnyExtent = -1;
+
+template <class T>
+const char* dtype_name();
+template <>
+inline const char* dtype_name<float>() { return "float32"; }
+template <>
+inline const char* dtype_name<double>() { return "float64"; }
+template <>
+inline const char* dtype_name<i64>() { return "int64"; }
+
+template <class T>
+py::array expect(py::handle obj, const std::string& name, std::initializer_list<i64> dims,
+                 bool writable = false) {
+  if (!py::isinstance<py::array>(obj))
+    throw py::type_error(name + " must be a numpy.ndarray, got " +
+                         std::string(py::str(obj.get_type().attr("__name__"))));
+  auto a = py::reinterpret_borrow<py::array>(obj);
+  if (!py::isinstance<py::array_t<T>>(a))  // also rejects non-native byte order
+    throw py::type_error(name + " must be " + dtype_name<T>() + ", got dtype " +
+                         std::string(py::str(a.dtype())));
+  if (!(a.flags() & py::array::c_style))
+    throw py::value_error(name + " must be C-contiguous (use np.ascontiguousarray)");
+  if (reinterpret_cast<std::uintptr_t>(a.data()) % alignof(T) != 0)
+    throw py::value_error(name + " must be aligned to its dtype");
+  if (writable && !a.writeable()) throw py::value_error(name + " must be writable");
+  bool fits = a.ndim() == static_cast<py::ssize_t>(dims.size());
+  std::vector<i64> want;
+  for (i64 d : dims) {
+    if (fits && d != kAnyExtent && a.shape(static_cast<py::ssize_t>(want.size())) != d)
+      fits = false;
+    want.push_back(d);
+  }
+  if (!fits) {
+    std::string s = "(";
+    for (std::size_t i = 0; i < want.size(); ++i)
+      s += (i ? ", " : "") + (want[i] == kAnyExtent ? std::string("any") : std::to_string(want[i]));
+    s += want.size() == 1 ? ",)" : ")";
+    throw py::value_error(name + " must have shape " + s + ", got " + shape_str(shape_of(a)));
+  }
+  return a;
+}
+
+template <class T>
+T* pointer(const py::array& a) { return static_cast<T*>(const_cast<void*>(a.data())); }
+
+// An integer argument >= low (a count or an index), as a ValueError naming it.
+inline void at_least(i64 value, i64 low, const char* name) {
+  if (value < low)
+    throw py::value_error(std::string(name) + " must be >= " + std::to_string(low) + ", got " +
+                          std::to_string(value));
+}
+
+// `a` (read or written by this call) overlaps none of `written`: "<written> must not overlap <a>".
+inline void check_apart(const py::array& a, const std::string& name,
+                        const std::vector<Span>& written) {
+  const auto lo = reinterpret_cast<std::uintptr_t>(a.data()), hi = lo + a.nbytes();
+  for (const Span& s : written) {
+    const auto slo = reinterpret_cast<std::uintptr_t>(s.array.data());
+    if (a.nbytes() > 0 && s.array.nbytes() > 0 && lo < slo + s.array.nbytes() && slo < hi)
+      throw py::value_error(s.name + " must not overlap " + name);
+  }
+}
+
+}  // namespace fastmlp::checks

@@ -1,12 +1,13 @@
 """The C++ backend: kernels from the pybind11 extension fastmlp._cpp (built from csrc/).
 
 Every kernel is native for float32 (other dtypes use the NumPy code of the base class).
-The per-step kernels (`forward_backward`, `adam_step`, `adam_train_steps`) and `gemm` skip
-the Python argument checks on float32: the extension checks the same things itself (dtype,
-contiguity, writability, shapes, aliasing, label and index ranges, hyperparameters),
-raising the same exception types with messages that name the argument, and that saves tens
-of microseconds per training step. A NetworkState was checked in Python when it was built;
-the extension takes its arrays as the argument lists of its bindings.
+`gemm` and `adam_step` skip the Python argument checks on float32: the extension checks
+the same things itself (dtype, contiguity, writability, shapes, aliasing, hyperparameters)
+with messages that name the argument, and that saves microseconds per training step. `forward_backward` and `adam_train_steps` are
+checked in Python like every other kernel; the NetworkState they take becomes a
+`_cpp.Network` once, on first use (its arrays parsed and checked once in C++, kept on the
+state), so each call passes the network as one object and the extension checks only the
+per-call arrays.
 
 Matmul precision: both "float32" and "bfloat16" (see :class:`fastmlp.backends.base.Backend`).
 The setting lives in the extension (`_cpp.set_matmul_precision`, `_cpp.matmul_precision`) and
@@ -32,6 +33,17 @@ except ImportError as exc:  # pragma: no cover - depends on how the package was 
 _FLOAT32 = np.dtype(np.float32)
 
 
+def _network(state):
+    """The NetworkState's arrays as one _cpp.Network, parsed and checked once."""
+    network = state.prepared.get("cpp")
+    if network is None:
+        network = state.prepared["cpp"] = _cpp.Network(
+            state.weights, state.biases, state.weight_grads, state.bias_grads, state.acts,
+            state.grads, state.activation, state.batch_size, params=state.params,
+            param_grads=state.param_grads, m=state.m, v=state.v, xb=state.xb, yb=state.yb)
+    return network
+
+
 class CppBackend(Backend):
     name = "cpp"
     native_dtypes = (_FLOAT32,)
@@ -53,24 +65,10 @@ class CppBackend(Backend):
         _cpp.gemm(a, b, out, bool(trans_a), bool(trans_b), float(alpha), float(beta))
         return out
 
-    def forward_backward(self, x, labels, state):
-        if getattr(x, "dtype", None) != _FLOAT32:  # float64 or bad input: the checked NumPy path
-            return super().forward_backward(x, labels, state)
-        return self._forward_backward(x, labels, state)
-
     def adam_step(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay=0.0):
         if getattr(param, "dtype", None) != _FLOAT32:
             return super().adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay)
         _cpp.adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay)
-
-    def adam_train_steps(self, x, labels, order, start, steps, state, lr, beta1, beta2, eps,
-                         t0, weight_decay, losses):
-        if getattr(x, "dtype", None) != _FLOAT32 or state.m is None:
-            return super().adam_train_steps(x, labels, order, start, steps, state, lr, beta1,
-                                            beta2, eps, t0, weight_decay, losses)
-        self._adam_train_steps(x, labels, order, start, steps, state, lr, beta1, beta2, eps,
-                               t0, weight_decay, losses)
-        return losses
 
     # -- the kernels behind the checked public methods ---------------------------------
     def _gemm(self, a, b, out, trans_a, trans_b, alpha, beta):
@@ -91,18 +89,13 @@ class CppBackend(Backend):
     def _adam_step(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay):
         _cpp.adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay)
 
-    # the extension takes the state's arrays as argument lists (it checks them again)
+    # the fused steps run on the state's Network, made once per state
     def _forward_backward(self, x, labels, state):
-        acts, grads = state.rows(x.shape[0])
-        return _cpp.forward_backward(x, labels, state.weights, state.biases, state.weight_grads,
-                                     state.bias_grads, acts, grads, state.activation)
+        return _cpp.forward_backward(_network(state), x, labels)
 
     def _adam_train_steps(self, x, labels, order, start, steps, state, lr, beta1, beta2, eps,
                           t0, weight_decay, losses):
-        _cpp.adam_train_steps(x, labels, order, start, state.batch_size, steps, state.xb,
-                              state.yb, state.weights, state.biases, state.weight_grads,
-                              state.bias_grads, state.acts, state.grads, state.activation,
-                              state.params, state.param_grads, state.m, state.v, lr, beta1,
+        _cpp.adam_train_steps(_network(state), x, labels, order, start, steps, lr, beta1,
                               beta2, eps, t0, weight_decay, losses)
 
     # activation forward, losses, dropout, batch norm, SGD / RMSprop / AdamW

@@ -14,13 +14,14 @@ class NetworkState:
     activation) during the backward pass); the hidden layers' `activation`. For
     adam_train_steps also the flat `params` / `param_grads` the layers view, Adam's `m` and
     `v` (like params) and the minibatch buffers `xb` [batch_size, in] and `yb` [batch_size]
-    (int64). The arrays are kept, not copied: kernels update them in place. Raises
+    (int64). The arrays are kept, not copied: kernels update them in place, and a state's
+    arrays are never replaced (a model's or an optimizer's arrays live as long as it). Raises
     TypeError / ValueError naming the array that does not fit.
     """
 
     __slots__ = ("weights", "biases", "weight_grads", "bias_grads", "acts", "grads",
                  "activation", "batch_size", "params", "param_grads", "m", "v", "xb", "yb",
-                 "pass_written", "written", "_rows")
+                 "pass_written", "written", "_rows", "prepared")
 
     def __init__(self, weights, biases, weight_grads, bias_grads, acts, grads, activation,
                  batch_size, *, params=None, param_grads=None, m=None, v=None, xb=None,
@@ -42,6 +43,10 @@ class NetworkState:
             (a, name) for a, name in ((params, "params"), (m, "m"), (v, "v"), (xb, "xb"),
                                       (yb, "yb")) if a is not None]
         self._rows = {}
+        # a backend's own form of this state, made on its first use (the cpp backend's
+        # fastmlp._cpp.Network), by backend name: the arrays above are fixed for the state's
+        # life, so it stays valid
+        self.prepared = {}
 
     @property
     def dtype(self):
