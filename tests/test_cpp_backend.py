@@ -388,6 +388,10 @@ def _gemm_args(**kw):
 
 
 shared = _f32(6, 6)
+# hyperparameter ranges are Python's rules (fastmlp.hyperparameters): those cases call the
+# cpp backend's public kernel; the others call the binding, which checks what memory safety
+# needs (dtype, contiguity, shapes, overlap, index ranges)
+CPP = backends.get_backend("cpp")
 BAD_CALLS = {
     # name: (call, exception, the argument the message must name)
     "gemm a float64": (lambda: _cpp.gemm(**_gemm_args(a=np.ones((3, 4)))), TypeError, "a"),
@@ -438,10 +442,10 @@ BAD_CALLS = {
     "adam param is m": (lambda: (lambda s: _cpp.adam_step(s, _f32(4), s, _f32(4), 1e-3, 0.9, 0.999, 1e-8, 1))(_f32(4)), ValueError, "param"),
     "adam step 0": (lambda: _cpp.adam_step(_f32(4), _f32(4), _f32(4), _f32(4), 1e-3, 0.9, 0.999, 1e-8, 0), ValueError, "step"),
     "adam step 1.5": (lambda: _cpp.adam_step(_f32(4), _f32(4), _f32(4), _f32(4), 1e-3, 0.9, 0.999, 1e-8, 1.5), ValueError, "step"),
-    "adam lr nan": (lambda: _cpp.adam_step(_f32(4), _f32(4), _f32(4), _f32(4), float("nan"), 0.9, 0.999, 1e-8, 1), ValueError, "lr"),
-    "adam beta2 1": (lambda: _cpp.adam_step(_f32(4), _f32(4), _f32(4), _f32(4), 1e-3, 0.9, 1.0, 1e-8, 1), ValueError, "beta2"),
-    "adam eps 0": (lambda: _cpp.adam_step(_f32(4), _f32(4), _f32(4), _f32(4), 1e-3, 0.9, 0.999, 0.0, 1), ValueError, "eps"),
-    "adam weight_decay": (lambda: _cpp.adam_step(_f32(4), _f32(4), _f32(4), _f32(4), 1e-3, 0.9, 0.999, 1e-8, 1, -1.0), ValueError, "weight_decay"),
+    "adam lr nan": (lambda: CPP.adam_step(_f32(4), _f32(4), _f32(4), _f32(4), float("nan"), 0.9, 0.999, 1e-8, 1), ValueError, "lr"),
+    "adam beta2 1": (lambda: CPP.adam_step(_f32(4), _f32(4), _f32(4), _f32(4), 1e-3, 0.9, 1.0, 1e-8, 1), ValueError, "beta2"),
+    "adam eps 0": (lambda: CPP.adam_step(_f32(4), _f32(4), _f32(4), _f32(4), 1e-3, 0.9, 0.999, 0.0, 1), ValueError, "eps"),
+    "adam weight_decay": (lambda: CPP.adam_step(_f32(4), _f32(4), _f32(4), _f32(4), 1e-3, 0.9, 0.999, 1e-8, 1, -1.0), ValueError, "weight_decay"),
 }
 
 
@@ -718,7 +722,7 @@ def _bn_inf_args(n=4, f=3, **kw):
     return args
 
 
-def _opt_args(rule, **kw):
+def _opt_args(rule, via=_cpp, **kw):
     args = dict(param=_f32(5), grad=_f32(5))
     if rule == "sgd":
         args.update(buf=_f32(5), lr=0.1, momentum=0.9)
@@ -727,11 +731,11 @@ def _opt_args(rule, **kw):
     else:
         args.update(m=_f32(5), v=_f32(5), lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, step=1)
     args.update(kw)
-    return getattr(_cpp, f"{rule}_step"), args
+    return getattr(via, f"{rule}_step"), args
 
 
-def _opt(rule, **kw):
-    fn, args = _opt_args(rule, **kw)
+def _opt(rule, via=_cpp, **kw):
+    fn, args = _opt_args(rule, via, **kw)
     return lambda: fn(**args)
 
 
@@ -769,8 +773,8 @@ BAD_LAYER_CALLS = {
     "dropout out readonly": (lambda: _cpp.dropout(_f32(4), _f32(4), 0.5, _readonly(_f32(4))), ValueError, "out"),
     "dropout out is noise": (lambda: (lambda s: _cpp.dropout(_f32(4), s, 0.5, s))(_f32(4)), ValueError, "out"),
     "dropout shifted out": (lambda: _cpp.dropout(big[:8], _f32(8), 0.5, big[4:12]), ValueError, "out"),
-    "dropout p 1": (lambda: _cpp.dropout(_f32(4), _f32(4), 1.0, _f32(4)), ValueError, "dropout probability"),
-    "dropout p nan": (lambda: _cpp.dropout(_f32(4), _f32(4), float("nan"), _f32(4)), ValueError, "dropout probability"),
+    "dropout p 1": (lambda: CPP.dropout(_f32(4), _f32(4), 1.0, _f32(4)), ValueError, "dropout probability"),
+    "dropout p nan": (lambda: CPP.dropout(_f32(4), _f32(4), float("nan"), _f32(4)), ValueError, "dropout probability"),
     "bn x float64": (lambda: _cpp.batch_norm_forward(**_bn_args(x=np.ones((4, 3)))), TypeError, "x"),
     "bn x 1-D": (lambda: _cpp.batch_norm_forward(**_bn_args(x=_f32(12), out=_f32(12))), ValueError, "x"),
     "bn one row": (lambda: _cpp.batch_norm_forward(**_bn_args(n=1)), ValueError, "rows"),
@@ -784,15 +788,15 @@ BAD_LAYER_CALLS = {
     "bn mean is invstd": (lambda: (lambda s: _cpp.batch_norm_forward(**_bn_args(mean=s, invstd=s)))(_f32(3)), ValueError, "mean|invstd"),
     "bn out aliases x": (lambda: (lambda s: _cpp.batch_norm_forward(**_bn_args(x=s, out=s)))(_f32(4, 3)), ValueError, "out"),
     "bn running_mean in out": (lambda: (lambda s: _cpp.batch_norm_forward(**_bn_args(out=s[:12].reshape(4, 3), running_mean=s[10:13])))(_f32(16)), ValueError, "out|running_mean"),
-    "bn momentum": (lambda: _cpp.batch_norm_forward(**_bn_args(), momentum=1.5), ValueError, "momentum"),
-    "bn eps": (lambda: _cpp.batch_norm_forward(**_bn_args(), eps=0.0), ValueError, "eps"),
+    "bn momentum": (lambda: CPP.batch_norm_forward(**_bn_args(), momentum=1.5), ValueError, "momentum"),
+    "bn eps": (lambda: CPP.batch_norm_forward(**_bn_args(), eps=0.0), ValueError, "eps"),
     "bn_inf x strided": (lambda: _cpp.batch_norm_inference(**_bn_inf_args(x=_strided(4, 3))), ValueError, "x"),
     "bn_inf running_var shape": (lambda: _cpp.batch_norm_inference(**_bn_inf_args(running_var=_f32(4))), ValueError, "running_var"),
     "bn_inf gamma float64": (lambda: _cpp.batch_norm_inference(**_bn_inf_args(gamma=np.ones(3))), TypeError, "gamma"),
     "bn_inf out readonly": (lambda: _cpp.batch_norm_inference(**_bn_inf_args(out=_readonly(_f32(4, 3)))), ValueError, "out"),
     "bn_inf out is x": (lambda: (lambda s: _cpp.batch_norm_inference(**_bn_inf_args(x=s, out=s)))(_f32(4, 3)), ValueError, "out"),
     "bn_inf out over beta": (lambda: (lambda s: _cpp.batch_norm_inference(**_bn_inf_args(beta=s[:3], out=s.reshape(4, 3))))(_f32(12)), ValueError, "out"),
-    "bn_inf eps": (lambda: _cpp.batch_norm_inference(**_bn_inf_args(), eps=-1.0), ValueError, "eps"),
+    "bn_inf eps": (lambda: CPP.batch_norm_inference(**_bn_inf_args(), eps=-1.0), ValueError, "eps"),
     "bn_back grad float64": (lambda: _cpp.batch_norm_backward(**_bn_back_args(grad=np.ones((4, 3)))), TypeError, "grad"),
     "bn_back grad shape": (lambda: _cpp.batch_norm_backward(**_bn_back_args(grad=_f32(3, 4))), ValueError, "grad"),
     "bn_back grad_x readonly": (lambda: _cpp.batch_norm_backward(**_bn_back_args(grad_x=_readonly(_f32(4, 3)))), ValueError, "grad_x"),
@@ -813,27 +817,27 @@ BAD_LAYER_CALLS = {
     "sgd buf missing": (_opt("sgd", buf=None), ValueError, "buf"),
     "sgd buf is param": (lambda: (lambda s: _cpp.sgd_step(s, _f32(5), s, 0.1, 0.9))(_f32(5)), ValueError, "param|buf"),
     "sgd buf is grad": (lambda: (lambda s: _cpp.sgd_step(_f32(5), s, s, 0.1, 0.9))(_f32(5)), ValueError, "buf"),
-    "sgd lr": (_opt("sgd", lr=-1.0), ValueError, "lr"),
-    "sgd momentum": (_opt("sgd", momentum=1.0), ValueError, "momentum"),
-    "sgd nesterov": (_opt("sgd", momentum=0.0, nesterov=True), ValueError, "nesterov"),
-    "sgd weight_decay nan": (_opt("sgd", weight_decay=float("nan")), ValueError, "weight_decay"),
+    "sgd lr": (_opt("sgd", CPP, lr=-1.0), ValueError, "lr"),
+    "sgd momentum": (_opt("sgd", CPP, momentum=1.0), ValueError, "momentum"),
+    "sgd nesterov": (_opt("sgd", CPP, momentum=0.0, nesterov=True), ValueError, "nesterov"),
+    "sgd weight_decay nan": (_opt("sgd", CPP, weight_decay=float("nan")), ValueError, "weight_decay"),
     "rmsprop grad float64": (_opt("rmsprop", grad=np.ones(5)), TypeError, "grad"),
     "rmsprop square_avg shape": (_opt("rmsprop", square_avg=_f32(6)), ValueError, "square_avg"),
     "rmsprop square_avg readonly": (_opt("rmsprop", square_avg=_readonly(_f32(5))), ValueError, "square_avg"),
     "rmsprop square_avg is grad": (lambda: (lambda s: _cpp.rmsprop_step(_f32(5), s, s, None, 0.01))(_f32(5)), ValueError, "square_avg"),
     "rmsprop buf is square_avg": (lambda: (lambda s: _cpp.rmsprop_step(_f32(5), _f32(5), s, s, 0.01, momentum=0.5))(_f32(5)), ValueError, "square_avg|buf"),
     "rmsprop buf missing": (_opt("rmsprop", buf=None), ValueError, "buf"),
-    "rmsprop alpha": (_opt("rmsprop", alpha=1.0), ValueError, "alpha"),
-    "rmsprop eps": (_opt("rmsprop", eps=0.0), ValueError, "eps"),
-    "rmsprop momentum": (_opt("rmsprop", momentum=-0.5), ValueError, "momentum"),
+    "rmsprop alpha": (_opt("rmsprop", CPP, alpha=1.0), ValueError, "alpha"),
+    "rmsprop eps": (_opt("rmsprop", CPP, eps=0.0), ValueError, "eps"),
+    "rmsprop momentum": (_opt("rmsprop", CPP, momentum=-0.5), ValueError, "momentum"),
     "adamw m shape": (_opt("adamw", m=_f32(4)), ValueError, "m"),
     "adamw v readonly": (_opt("adamw", v=_readonly(_f32(5))), ValueError, "v"),
     "adamw v strided": (_opt("adamw", v=_strided(5)), ValueError, "v"),
     "adamw m is v": (lambda: (lambda s: _cpp.adamw_step(_f32(5), _f32(5), s, s, 1e-3, 0.9, 0.999, 1e-8, 1))(_f32(5)), ValueError, "m|v"),
     "adamw param over grad": (lambda: _cpp.adamw_step(big[:5], big[4:9], _f32(5), _f32(5), 1e-3, 0.9, 0.999, 1e-8, 1), ValueError, "param"),
     "adamw step 0": (_opt("adamw", step=0), ValueError, "step"),
-    "adamw beta1": (_opt("adamw", beta1=1.0), ValueError, "beta1"),
-    "adamw weight_decay": (_opt("adamw", weight_decay=-0.01), ValueError, "weight_decay"),
+    "adamw beta1": (_opt("adamw", CPP, beta1=1.0), ValueError, "beta1"),
+    "adamw weight_decay": (_opt("adamw", CPP, weight_decay=-0.01), ValueError, "weight_decay"),
 }
 
 

@@ -1,9 +1,10 @@
 """The C++ backend: kernels from the pybind11 extension fastmlp._cpp (built from csrc/).
 
 Every kernel is native for float32 (other dtypes use the NumPy code of the base class).
-`gemm` and `adam_step` skip the Python argument checks on float32: the extension checks
-the same things itself (dtype, contiguity, writability, shapes, aliasing, hyperparameters)
-with messages that name the argument, and that saves microseconds per training step. `forward_backward` and `adam_train_steps` are
+`gemm` and `adam_step` skip the Python array checks on float32 (Adam's hyperparameters are
+still checked in Python, by fastmlp.hyperparameters): the extension checks the arrays
+itself (dtype, contiguity, writability, shapes, overlap, the step number) with messages
+that name the argument, and that saves microseconds per training step. `forward_backward` and `adam_train_steps` are
 checked in Python like every other kernel; the NetworkState they take becomes a
 `_cpp.Network` once, on first use (its arrays parsed and checked once in C++, kept on the
 state), so each call passes the network as one object and the extension checks only the
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..hyperparameters import check_adam_hyperparameters
 from .base import Backend
 
 try:
@@ -68,6 +70,7 @@ class CppBackend(Backend):
     def adam_step(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay=0.0):
         if getattr(param, "dtype", None) != _FLOAT32:
             return super().adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay)
+        check_adam_hyperparameters(lr, beta1, beta2, eps, weight_decay)
         _cpp.adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay)
 
     # -- the kernels behind the checked public methods ---------------------------------

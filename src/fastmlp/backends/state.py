@@ -34,14 +34,16 @@ class NetworkState:
         self.activation, self.batch_size = activation, int(batch_size)
         self.params, self.param_grads, self.m, self.v = params, param_grads, m, v
         self.xb, self.yb = xb, yb
-        # (array, name) of what forward_backward writes, and what adam_train_steps writes:
-        # for the per-call overlap checks against their inputs
-        self.pass_written = [(a, f"{name}[{i}]") for name, seq in (
+        # the address ranges (start, end, name) of what forward_backward writes, and of
+        # what adam_train_steps writes: the per-call overlap checks test their inputs
+        # against these (the arrays are fixed for the state's life)
+        self.pass_written = [check.address_range(a, f"{name}[{i}]") for name, seq in (
             ("weight_grads", self.weight_grads), ("bias_grads", self.bias_grads),
             ("acts", self.acts), ("grads", self.grads)) for i, a in enumerate(seq)]
         self.written = self.pass_written + [
-            (a, name) for a, name in ((params, "params"), (m, "m"), (v, "v"), (xb, "xb"),
-                                      (yb, "yb")) if a is not None]
+            check.address_range(a, name) for a, name in (
+                (params, "params"), (m, "m"), (v, "v"), (xb, "xb"), (yb, "yb"),
+                (param_grads, "param_grads")) if a is not None]
         self._rows = {}
         # a backend's own form of this state, made on its first use (the cpp backend's
         # fastmlp._cpp.Network), by backend name: the arrays above are fixed for the state's
