@@ -559,6 +559,31 @@ def test_the_backend_builds_a_states_network_once(monkeypatch):
 Network = _cpp.Network
 
 
+def _message(call):
+    with pytest.raises((TypeError, ValueError)) as info:
+        call()
+    return type(info.value), str(info.value)
+
+
+def test_the_cpp_backends_errors_are_worded_by_validation(oracle):
+    # the fast paths call the extension first; what it rejects, validation.py words
+    cpp = backends.get_backend("cpp")
+    net = _net()
+    x, labels = net.pop("x"), net.pop("labels")
+    state = backends.NetworkState(**net, batch_size=4)
+    p = np.zeros(5, np.float32)
+    calls = {
+        "forward_backward labels": lambda be: be.forward_backward(x, np.array([0, 1, 2, 3]), state),
+        "forward_backward x rows": lambda be: be.forward_backward(_f32(5, 6), np.zeros(5, np.int64), state),
+        "gemm out shape": lambda be: be.gemm(_f32(3, 4), _f32(4, 5), _f32(5, 3)),
+        "adam_step m shape": lambda be: be.adam_step(p, _f32(5), _f32(4), _f32(5), 1e-3, 0.9, 0.999, 1e-8, 1),
+        "adam_step beta2": lambda be: be.adam_step(p, _f32(5), _f32(5), _f32(5), 1e-3, 0.9, 1.0, 1e-8, 1),
+    }
+    for name, call in calls.items():
+        want = _message(lambda: call(oracle))
+        assert _message(lambda: call(cpp)) == want, name
+
+
 def test_float64_goes_through_the_checked_oracle(oracle):
     cpp = backends.get_backend("cpp")
     net = _net()

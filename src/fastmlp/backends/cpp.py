@@ -1,14 +1,14 @@
 """The C++ backend: kernels from the pybind11 extension fastmlp._cpp (built from csrc/).
 
 Every kernel is native for float32 (other dtypes use the NumPy code of the base class).
-`gemm` and `adam_step` skip the Python array checks on float32 (Adam's hyperparameters are
-still checked in Python, by fastmlp.hyperparameters): the extension checks the arrays
-itself (dtype, contiguity, writability, shapes, overlap, the step number) with messages
-that name the argument, and that saves microseconds per training step. `forward_backward` and `adam_train_steps` are
-checked in Python like every other kernel; the NetworkState they take becomes a
-`_cpp.Network` once, on first use (its arrays parsed and checked once in C++, kept on the
-state), so each call passes the network as one object and the extension checks only the
-per-call arrays.
+The per-step kernels (`gemm`, `adam_step`, `forward_backward`, `adam_train_steps`) call the
+extension directly on float32 and let its memory-safety checks (dtype, contiguity, shapes,
+overlap, index ranges) be the only ones a valid call pays, which saves microseconds per
+training step; the hyperparameters are checked in Python (fastmlp.hyperparameters), and a
+call the extension rejects is checked again by validation.py, so the message is the same
+as on every other backend. The NetworkState that forward_backward and adam_train_steps
+take becomes a `_cpp.Network` once, on first use (its arrays parsed and checked once in
+C++, kept on the state): each call passes the network as one object.
 
 Matmul precision: both "float32" and "bfloat16" (see :class:`fastmlp.backends.base.Backend`).
 The setting lives in the extension (`_cpp.set_matmul_precision`, `_cpp.matmul_precision`) and
@@ -20,9 +20,12 @@ kernels of the base class, which never round float64.
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from ..hyperparameters import check_adam_hyperparameters
+from . import validation as check
 from .base import Backend
 
 try:
@@ -33,6 +36,21 @@ except ImportError as exc:  # pragma: no cover - depends on how the package was 
         "`pip install .` (needs a C++17 compiler with OpenMP) to build it") from exc
 
 _FLOAT32 = np.dtype(np.float32)
+
+
+@contextlib.contextmanager
+def _worded_by(python_check, *args):
+    """Runs a direct extension call; if the extension rejects it, `python_check` (from
+    validation.py) runs on the same arguments and raises its own error, else the
+    extension's stands. The extension checks everything before it writes anything."""
+    try:
+        yield
+    except (TypeError, ValueError):
+        try:
+            python_check(*args)
+        except (TypeError, ValueError) as worded:
+            raise worded from None
+        raise
 
 
 def _network(state):
@@ -58,20 +76,44 @@ class CppBackend(Backend):
     def _set_matmul_precision(self, name):
         _cpp.set_matmul_precision(name)
 
-    # -- per-step kernels: validated in C++ only ---------------------------------------
+    # -- per-step kernels: checked in C++ first, worded by validation.py ---------------
+    # On float32 these call the extension directly: its memory-safety checks are all a
+    # valid call pays (Python's would add microseconds to each training step). A call the
+    # extension rejects is checked again in Python, so the error the user sees is
+    # validation.py's wherever its rules reject the call too.
     def gemm(self, a, b, out, trans_a=False, trans_b=False, alpha=1.0, beta=0.0):
-        # the 10-unit layer's products take ~10 us; Python checks would add 6
         if not (getattr(a, "dtype", None) == getattr(b, "dtype", None) ==
                 getattr(out, "dtype", None) == _FLOAT32):  # float64, mixed, or not arrays
             return super().gemm(a, b, out, trans_a, trans_b, alpha, beta)
-        _cpp.gemm(a, b, out, bool(trans_a), bool(trans_b), float(alpha), float(beta))
+        with _worded_by(check.check_gemm, a, b, out, trans_a, trans_b):
+            _cpp.gemm(a, b, out, bool(trans_a), bool(trans_b), float(alpha), float(beta))
         return out
 
     def adam_step(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay=0.0):
         if getattr(param, "dtype", None) != _FLOAT32:
             return super().adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay)
-        check_adam_hyperparameters(lr, beta1, beta2, eps, weight_decay)
-        _cpp.adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay)
+        check_adam_hyperparameters(lr, beta1, beta2, eps, weight_decay)  # not the extension's
+        with _worded_by(check.check_adam_step, param, grad, m, v, lr, beta1, beta2, eps, step,
+                        weight_decay):
+            _cpp.adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay)
+
+    def forward_backward(self, x, labels, state):
+        if getattr(x, "dtype", None) != _FLOAT32 or state.dtype != _FLOAT32:
+            return super().forward_backward(x, labels, state)
+        with _worded_by(check.check_forward_backward, x, labels, state):
+            return _cpp.forward_backward(_network(state), x, labels)
+
+    def adam_train_steps(self, x, labels, order, start, steps, state, lr, beta1, beta2, eps,
+                         t0, weight_decay, losses):
+        if getattr(x, "dtype", None) != _FLOAT32 or state.dtype != _FLOAT32 or state.m is None:
+            return super().adam_train_steps(x, labels, order, start, steps, state, lr, beta1,
+                                            beta2, eps, t0, weight_decay, losses)
+        check_adam_hyperparameters(lr, beta1, beta2, eps, weight_decay)  # not the extension's
+        with _worded_by(check.check_adam_train_steps, x, labels, order, start, steps, state,
+                        lr, beta1, beta2, eps, t0, weight_decay, losses):
+            _cpp.adam_train_steps(_network(state), x, labels, order, start, steps, lr, beta1,
+                                  beta2, eps, t0, weight_decay, losses)
+        return losses
 
     # -- the kernels behind the checked public methods ---------------------------------
     def _gemm(self, a, b, out, trans_a, trans_b, alpha, beta):
