@@ -23,28 +23,38 @@ from .backends import (
     set_num_threads,
 )
 from .callbacks import Callback, EarlyStopping
-from .estimator import MLPClassifier
+from .finite import NonFiniteError, NonFiniteLossError
 from .gradcheck import gradient_check
 from .history import History
 from .model import MLP
+from .model_file import ModelFileError
 from .optim import SGD, Adam, AdamW, RMSprop
 from .schedules import CosineLR, StepLR
 from ._version import __version__
 from .train import train
+from .training_guard import ConcurrentTrainingError, TrainingInterrupted
 
 __all__ = [
-    "MLP", "MLPClassifier", "SGD", "RMSprop", "Adam", "AdamW", "StepLR", "CosineLR",
+    "MLP", "SGD", "RMSprop", "Adam", "AdamW", "StepLR", "CosineLR",
     "Callback", "EarlyStopping", "History", "train", "gradient_check", "datasets",
-    "Backend", "BackendError",
+    "Backend", "BackendError", "ModelFileError", "NonFiniteError", "NonFiniteLossError",
+    "ConcurrentTrainingError", "TrainingInterrupted",
     "available_backends", "get_backend", "set_backend", "get_num_threads", "set_num_threads",
     "get_flush_denormals", "set_flush_denormals", "get_matmul_precision", "set_matmul_precision",
 ]
 
 
-def __getattr__(name):
-    # fastmlp.plots needs matplotlib (an optional extra): imported on first use only
-    if name in ("plots", "gradcheck"):
-        import importlib
+# optional extras, imported on first use: plots needs matplotlib, the estimators scikit-learn
+_LAZY_MODULES = ("plots", "gradcheck", "estimators", "sweep")
+_LAZY_ATTRIBUTES = {"MLPClassifier": "estimators", "MLPRegressor": "estimators",
+                    "run_sweep": "sweep"}
 
+
+def __getattr__(name):
+    import importlib
+
+    if name in _LAZY_MODULES:
         return importlib.import_module(f".{name}", __name__)
+    if name in _LAZY_ATTRIBUTES:
+        return getattr(importlib.import_module(f".{_LAZY_ATTRIBUTES[name]}", __name__), name)
     raise AttributeError(f"module 'fastmlp' has no attribute {name!r}")

@@ -95,7 +95,10 @@ def gradient_check(sizes=DEFAULT_SIZES, activation="tanh", loss="cross_entropy",
     else:
         net = _float64_copy(model, backend)
     x = rng.standard_normal((int(batch_size), net.sizes[0]))
-    y = rng.integers(0, net.n_classes, int(batch_size)).astype(np.int64)
+    if net.loss.regression:
+        y = rng.standard_normal((int(batch_size), net.sizes[-1]))
+    else:
+        y = rng.integers(0, net.n_classes, int(batch_size)).astype(np.int64)
 
     net.loss_and_grad(x, y)
     analytic = [(name, param, grad.copy()) for name, param, grad in net.named_parameters()]

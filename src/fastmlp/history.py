@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+from .atomic_write import atomic_write
+
 # per-epoch scalar series, in the order files list them
 SCALARS = ("loss", "train_accuracy", "test_loss", "test_accuracy", "val_loss", "val_accuracy",
            "lr", "seconds")
@@ -52,12 +54,13 @@ class History:
         kind = file_format(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         if kind == "json":
-            path.write_text(json.dumps(_nan_to_none(self.as_dict()), indent=1) + "\n")
+            with atomic_write(path, "w") as f:
+                f.write(json.dumps(_nan_to_none(self.as_dict()), indent=1) + "\n")
             return path
         layers = len(self.grad_norms[0]) if self.grad_norms else 0
         header = ["epoch", *SCALARS, *[f"{name[:-1]}_{l + 1}" for name in PER_LAYER
                                        for l in range(layers)]]
-        with path.open("w", newline="") as f:
+        with atomic_write(path, "w", newline="") as f:
             writer = csv.writer(f)
             writer.writerow(header)
             for e in range(self.epochs):
@@ -81,21 +84,38 @@ class History:
                 return cls(**{k: _none_to_nan(v) if isinstance(v, list) else v
                               for k, v in data.items() if k in known})
             with path.open(newline="") as f:
-                rows = list(csv.DictReader(f))
-        except (OSError, ValueError, TypeError) as exc:
+                text = f.read()
+            header, rows = _csv_rows(text)
+            history = cls()
+            for name in SCALARS:
+                setattr(history, name, [float(r.get(name) or "nan") for r in rows])
+            for name in PER_LAYER:
+                columns = sorted((c for c in header if c.startswith(name[:-1] + "_")),
+                                 key=lambda c: int(c.rsplit("_", 1)[1]))
+                setattr(history, name, [[float(r[c]) for c in columns] for r in rows]
+                        if columns else [])
+        except (OSError, ValueError, TypeError, UnicodeDecodeError) as exc:
             raise ValueError(f"{path}: not a fastmlp history file ({exc})") from exc
-        if not rows or "loss" not in rows[0]:
-            raise ValueError(f"{path}: not a fastmlp history file (no 'loss' column)")
-        history = cls()
-        for name in SCALARS:
-            setattr(history, name, [float(r.get(name) or "nan") for r in rows])
-        for name in PER_LAYER:
-            columns = sorted((c for c in rows[0] if c.startswith(name[:-1] + "_")),
-                             key=lambda c: int(c.rsplit("_", 1)[1]))
-            setattr(history, name, [[float(r[c]) for c in columns] for r in rows]
-                    if columns else [])
         return history
 
+
+def _csv_rows(text):
+    """(header, rows as dicts) of a history CSV, refusing a file cut short or edited out of shape:
+    save() ends every row with a line break and numbers the epochs 1, 2, ..."""
+    if not text.endswith("\n"):
+        raise ValueError("truncated: the last line is incomplete")
+    rows = list(csv.reader(text.splitlines()))
+    if not rows or "loss" not in rows[0]:
+        raise ValueError("no 'loss' column")
+    header, rows = rows[0], rows[1:]
+    for i, row in enumerate(rows, 1):
+        if len(row) != len(header):
+            raise ValueError(f"line {i + 1} has {len(row)} fields, the header {len(header)}")
+    if "epoch" in header:
+        epochs = [r[header.index("epoch")] for r in rows]
+        if epochs != [str(e) for e in range(1, len(rows) + 1)]:
+            raise ValueError("the epoch column does not count 1, 2, ...")
+    return header, [dict(zip(header, r)) for r in rows]
 
 def file_format(path):
     """'json' or 'csv' by the file's suffix; anything else is an error."""

@@ -2,12 +2,30 @@
 the model (dropout, batch norm) and the kernels' argument checks
 (fastmlp.backends.validation), so each is rejected with the same message everywhere.
 
-A NaN fails every check (the comparisons are written so that it does).
+A NaN fails every check (the comparisons are written so that it does); a value too large
+for a float is a ValueError naming it, a value that is not a real number a TypeError.
 """
 from __future__ import annotations
 
+import numbers
+
+import numpy as np
+
+
+def real_number(value, name):
+    """value as a float; a value float() cannot hold is a ValueError naming it."""
+    if not isinstance(value, (numbers.Real, np.ndarray)) or isinstance(value, np.ndarray) and (
+            value.ndim or value.dtype.kind not in "iufb"):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(f"{name} is too large for a float: {value!r}") from None
+
 
 def check_sgd_hyperparameters(lr, momentum, nesterov, weight_decay):
+    lr, momentum, weight_decay = (real_number(v, n) for v, n in (
+        (lr, "lr"), (momentum, "momentum"), (weight_decay, "weight_decay")))
     if not lr >= 0.0:
         raise ValueError(f"lr must be >= 0, got {lr!r}")
     if not 0.0 <= momentum < 1.0:
@@ -19,6 +37,9 @@ def check_sgd_hyperparameters(lr, momentum, nesterov, weight_decay):
 
 
 def check_rmsprop_hyperparameters(lr, alpha, eps, momentum, weight_decay):
+    lr, alpha, eps, momentum, weight_decay = (real_number(v, n) for v, n in (
+        (lr, "lr"), (alpha, "alpha"), (eps, "eps"), (momentum, "momentum"),
+        (weight_decay, "weight_decay")))
     if not lr >= 0.0:
         raise ValueError(f"lr must be >= 0, got {lr!r}")
     if not 0.0 <= alpha < 1.0:
@@ -32,6 +53,9 @@ def check_rmsprop_hyperparameters(lr, alpha, eps, momentum, weight_decay):
 
 
 def check_adam_hyperparameters(lr, beta1, beta2, eps, weight_decay):
+    lr, beta1, beta2, eps, weight_decay = (real_number(v, n) for v, n in (
+        (lr, "lr"), (beta1, "beta1"), (beta2, "beta2"), (eps, "eps"),
+        (weight_decay, "weight_decay")))
     if not lr >= 0.0:
         raise ValueError(f"lr must be >= 0, got {lr!r}")
     if not 0.0 <= beta1 < 1.0:
@@ -45,11 +69,13 @@ def check_adam_hyperparameters(lr, beta1, beta2, eps, weight_decay):
 
 
 def check_dropout_rate(p):
+    p = real_number(p, "dropout probability")
     if not 0.0 <= p < 1.0:
         raise ValueError(f"dropout probability must be in [0, 1), got {p!r}")
 
 
 def check_batch_norm_hyperparameters(momentum, eps):
+    momentum, eps = real_number(momentum, "batch norm momentum"), real_number(eps, "batch norm eps")
     if not 0.0 <= momentum <= 1.0:
         raise ValueError(f"batch norm momentum must be in [0, 1], got {momentum!r}")
     if not eps > 0.0:

@@ -14,15 +14,21 @@ import numpy as np
 @dataclass(frozen=True)
 class Loss:
     name: str
-    kernel: str                # Backend method: (outputs, labels, grad) -> mean loss
+    kernel: str                # Backend method: (outputs, targets, grad) -> mean loss
     output_activation: str     # applied by the last layer
     grad_wrt_output: bool      # the kernel's grad is w.r.t. the activated output
     binary: bool = False       # one output unit scoring class 1
+    regression: bool = False   # real-valued targets of shape (N, outputs), not labels
 
     def n_classes(self, n_outputs):
+        """Classes the outputs score (None for regression: there are none)."""
+        if self.regression:
+            return None
         return 2 if self.binary else n_outputs
 
     def check_outputs(self, n_outputs):
+        if self.regression:
+            return
         if self.binary and n_outputs != 1:
             raise ValueError(f"loss {self.name!r} needs a single output unit (last size 1), "
                              f"got {n_outputs}")
@@ -31,13 +37,17 @@ class Loss:
                              f"class), got {n_outputs}; use loss='bce' for one sigmoid output")
 
     def predict(self, outputs):
-        """Class labels from the last layer's outputs."""
+        """Class labels from the last layer's outputs (regression: the outputs)."""
+        if self.regression:
+            return outputs
         if self.binary:
             return (outputs[:, 0] > 0).astype(np.int64)
         return outputs.argmax(axis=1)
 
     def probabilities(self, outputs):
         """Per-class probabilities (N, classes) from the last layer's outputs, in float64."""
+        if self.regression:
+            raise ValueError(f"loss {self.name!r} is a regression loss: no class probabilities")
         z = outputs.astype(np.float64)
         if self.binary:
             p = np.exp(-np.logaddexp(0.0, -z[:, 0]))  # sigmoid without overflow
@@ -57,6 +67,9 @@ LOSSES = {
     "mse": Loss("mse", "mse_loss", "sigmoid", True),
     # two classes, one logit: binary cross-entropy computed from the logit
     "bce": Loss("bce", "sigmoid_binary_cross_entropy", "identity", False, binary=True),
+    # regression: linear outputs against real-valued targets, mean squared error
+    "squared_error": Loss("squared_error", "mse_regression_loss", "identity", False,
+                          regression=True),
 }
 
 

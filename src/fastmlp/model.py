@@ -17,6 +17,7 @@ import numpy as np
 from .backends import ACTIVATIONS, NetworkState, get_backend
 from .hyperparameters import check_batch_norm_hyperparameters, check_dropout_rate
 from .losses import get_loss
+from .model_file import FORMAT_VERSION, load_model, save_model  # noqa: F401 (re-exported)
 
 # name -> (fan used for the scale, distribution); weights have zero-mean, biases are zero
 INITS = {
@@ -28,7 +29,6 @@ INITS = {
 INIT_ALIASES = {"he_normal": "he", "kaiming": "he", "kaiming_uniform": "he_uniform",
                 "xavier_normal": "xavier", "glorot": "xavier", "glorot_normal": "xavier",
                 "glorot_uniform": "xavier_uniform"}
-FORMAT_VERSION = 2  # 2 added loss, dropout, batch norm and its running statistics
 HIDDEN_ACTIVATIONS = tuple(a for a in ACTIVATIONS if a != "identity")
 
 
@@ -91,8 +91,9 @@ class MLP:
     """A fully connected network ``sizes[0] -> ... -> sizes[-1]`` classifier.
 
     Hidden layers use `activation`. `loss` is "cross_entropy" (softmax over linear
-    outputs), "mse" (sigmoid outputs against one-hot targets) or "bce" (a single output
-    unit: binary cross-entropy from its logit; labels 0/1).
+    outputs), "mse" (sigmoid outputs against one-hot targets), "bce" (a single output
+    unit: binary cross-entropy from its logit; labels 0/1) or, for regression,
+    "squared_error" (linear outputs against real-valued targets of shape (N, outputs)).
     `init` is "he" / "he_uniform" (variance 2 / fan_in) or "xavier" / "xavier_uniform"
     (variance 2 / (fan_in + fan_out)); biases start at zero; the same `seed` gives the same
     parameters and, unless a training loop passes its own generator, the same dropout masks.
@@ -298,8 +299,9 @@ class MLP:
     def loss_and_grad(self, x, y, rng=None):
         """Mean training loss on a batch; leaves d(loss)/d(params) in self.grads.
 
-        x must be C-contiguous in the model's dtype and y int64 (the training loop prepares
-        them once). Dropout masks are drawn from `rng` (default: the model's own generator).
+        x must be C-contiguous in the model's dtype and y as check_targets returns it (int64
+        labels, or regression targets in the model's dtype; the training loop prepares them
+        once). Dropout masks are drawn from `rng` (default: the model's own generator).
         """
         n = x.shape[0]
         ws = self._workspace(n)
@@ -332,7 +334,7 @@ class MLP:
         return out
 
     def predict(self, x, batch_size=1000):
-        """Predicted class of every row of x."""
+        """Predicted class of every row of x (regression: the predicted values)."""
         return self.loss.predict(self.logits(x, batch_size))
 
     def predict_proba(self, x, batch_size=1000):
@@ -340,9 +342,10 @@ class MLP:
         return self.loss.probabilities(self.logits(x, batch_size))
 
     def evaluate(self, x, y, batch_size=1000):
-        """Returns (mean loss, accuracy) on (x, y), in evaluation mode."""
+        """Returns (mean loss, accuracy) on (x, y), in evaluation mode (regression: accuracy
+        is nan)."""
         x = self._check_input(x)
-        y = check_labels(y, x.shape[0], self.n_classes)
+        y = self.check_targets(y, x.shape[0])
         if not len(y):
             return float("nan"), float("nan")
         loss_kernel = getattr(self.backend, self.loss.kernel)
@@ -352,8 +355,25 @@ class MLP:
             labels = y[start:start + k]
             # the loss kernel's gradient output is scratch here
             total += loss_kernel(out, labels, self._ws.grads[-1][:k]) * k
-            correct += int(np.count_nonzero(self.loss.predict(out) == labels))
-        return total / len(y), correct / len(y)
+            if not self.loss.regression:
+                correct += int(np.count_nonzero(self.loss.predict(out) == labels))
+        return total / len(y), (float("nan") if self.loss.regression else correct / len(y))
+
+    def check_targets(self, y, n):
+        """Training targets as the loss kernels take them: int64 labels, or for regression
+        real values of shape (n, outputs) in the model's dtype ((n,) with one output)."""
+        if not self.loss.regression:
+            return check_labels(y, n, self.n_classes)
+        y = np.asarray(y)
+        outputs = self.sizes[-1]
+        if y.ndim == 1 and outputs == 1:
+            y = y.reshape(-1, 1)
+        if y.shape != (n, outputs):
+            raise ValueError(f"targets must have shape ({n}, {outputs})"
+                             f"{f' or ({n},)' if outputs == 1 else ''}, got {y.shape}")
+        if y.dtype.kind not in "iuf":
+            raise TypeError(f"regression targets must be real numbers, got dtype {y.dtype}")
+        return np.ascontiguousarray(y, dtype=self.dtype)
 
     # -- state and persistence (plain .npz, no pickle) ----------------------------------
     def get_state(self):
@@ -375,41 +395,26 @@ class MLP:
                     bn_momentum=self.bn_momentum, bn_eps=self.bn_eps)
 
     def save(self, path):
-        c = self.config()
-        np.savez(path, format_version=np.int64(FORMAT_VERSION),
-                 sizes=np.asarray(c["sizes"], np.int64), activation=np.str_(c["activation"]),
-                 init=np.str_(c["init"]), loss=np.str_(c["loss"]),
-                 dropout=np.float64(c["dropout"]), batch_norm=np.bool_(c["batch_norm"]),
-                 bn_momentum=np.float64(c["bn_momentum"]), bn_eps=np.float64(c["bn_eps"]),
-                 params=self.params, buffers=self.buffers)
+        """Writes the model to `path` (.npz added if missing) atomically: see model_file."""
+        return save_model(self, path)
 
     @classmethod
     def load(cls, path, backend=None):
-        try:
-            with np.load(path, allow_pickle=False) as f:
-                version = int(f["format_version"])
-                if version not in (1, FORMAT_VERSION):
-                    raise ValueError(f"{path}: model format {version} is not supported "
-                                     f"(this fastmlp reads formats 1 and {FORMAT_VERSION})")
-                config = dict(sizes=[int(s) for s in f["sizes"]],
-                              activation=str(f["activation"]), init=str(f["init"]))
-                if version >= 2:
-                    config.update(loss=str(f["loss"]), dropout=float(f["dropout"]),
-                                  batch_norm=bool(f["batch_norm"]),
-                                  bn_momentum=float(f["bn_momentum"]), bn_eps=float(f["bn_eps"]))
-                state = {"params": f["params"],
-                         "buffers": f["buffers"] if version >= 2 else np.zeros(0)}
-        except (OSError, KeyError, EOFError) as exc:
-            raise ValueError(f"{path}: not a fastmlp model file ({exc})") from exc
-        model = cls(seed=0, dtype=state["params"].dtype, backend=backend, **config)
-        if state["params"].shape != model.params.shape:
-            raise ValueError(f"{path}: holds {state['params'].size} parameters but its "
-                             f"architecture needs {model.params.size}")
-        if state["buffers"].shape != model.buffers.shape:
-            raise ValueError(f"{path}: holds {state['buffers'].size} batch-norm statistics "
-                             f"but its architecture needs {model.buffers.size}")
-        model.set_state(state)
-        return model
+        """The model saved at `path`; a bad file raises ModelFileError naming it."""
+        return load_model(cls, path, backend)
+
+    # -- pickling: configuration, parameters, buffers and the dropout generator only; the
+    # views and workspaces are rebuilt, and the arrays copied (so a read-only memory map,
+    # e.g. from joblib.load(..., mmap_mode="r"), gives a model that trains)
+    def __getstate__(self):
+        return {"config": self.config(), "dtype": self.dtype.str, "backend": self.backend.name,
+                "params": self.params, "buffers": self.buffers,
+                "rng": self._rng.bit_generator.state}
+
+    def __setstate__(self, state):
+        self.__init__(seed=0, dtype=state["dtype"], backend=state["backend"], **state["config"])
+        self.set_state(state)
+        self._rng.bit_generator.state = state["rng"]
 
     def __repr__(self):
         extras = "".join([f", loss={self.loss.name!r}" if self.loss.name != "cross_entropy" else "",

@@ -39,7 +39,8 @@ class Optimizer:
         batch (dropout masks from `rng`); a batch too small to train on
         (model.min_train_batch) is skipped and its loss left as it was. The last trained
         step's gradients stay in model.grads. x, y and order as the training loop prepares
-        them (contiguous, model dtype / int64).
+        them (contiguous; x in the model dtype, y int64 labels or, for regression, targets
+        of shape (N, outputs) in the model dtype; order int64).
         """
         model = self.model
         for s in range(steps):
@@ -49,10 +50,15 @@ class Optimizer:
             if k < model.min_train_batch:
                 continue
             np.take(x, idx, axis=0, out=xb[:k])
-            np.take(y, idx, out=yb[:k])
+            np.take(y, idx, axis=0, out=yb[:k])
             losses[s] = model.loss_and_grad(xb[:k], yb[:k], rng=rng)
             self.step()
         return losses
+
+    def __setstate__(self, state):
+        # state arrays may come back read-only (a joblib memory map): steps write to them
+        self.__dict__.update({k: np.array(v) if isinstance(v, np.ndarray) else v
+                              for k, v in state.items()})
 
     def __repr__(self):
         fields = ", ".join(f"{k}={v}" for k, v in self.hyperparameters().items())
@@ -155,6 +161,10 @@ class Adam(Optimizer):
                                             self.weight_decay, losses)
         self.t += steps
         return losses
+
+    def __getstate__(self):
+        # the NetworkState views the model's workspace (not pickled): rebuilt on first use
+        return {**self.__dict__, "_network": None}
 
     def hyperparameters(self):
         return {"lr": self.lr, "betas": (self.beta1, self.beta2), "eps": self.eps,

@@ -1,4 +1,5 @@
-"""Pictures of a training run: curves, gradient norms, misclassified digits, decision regions.
+"""Pictures of a training run: curves, gradient norms, misclassified digits, decision regions,
+a regression's fitted curve.
 
 matplotlib is an optional extra (``pip install fastmlp[plot]``). Figures are built on
 matplotlib's object API with the Agg canvas, never pyplot, so plotting works headless and
@@ -11,6 +12,8 @@ import math
 from pathlib import Path
 
 import numpy as np
+
+from .atomic_write import save_figure
 
 
 def _figure(width, height):
@@ -29,7 +32,7 @@ def _finish(fig, path):
     if path is not None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path)
+        save_figure(fig, path)
     return fig
 
 
@@ -73,7 +76,8 @@ def plot_history(history, path=None, title=None):
     for ax in (ax_loss, ax_acc):
         _epoch_axis(ax, history)
         ax.grid(alpha=0.3)
-        ax.legend()
+        if ax.get_legend_handles_labels()[0]:  # a regression has no accuracy to plot
+            ax.legend()
     if title:
         fig.suptitle(title)
     return _finish(fig, path)
@@ -177,11 +181,32 @@ def plot_decision_regions(model, x, y, path=None, resolution=300, title=None):
     return _finish(fig, path)
 
 
+def plot_regression_fit(model, x, y, path=None, title=None):
+    """A one-input regression: the data points and the model's curve over their range."""
+    x = np.asarray(x)
+    if x.ndim != 2 or x.shape[1] != 1:
+        raise ValueError(f"a fitted curve needs one input feature, got shape {x.shape}")
+    y = np.asarray(y).reshape(len(x), -1)
+    grid = np.linspace(x.min(), x.max(), 400, dtype=model.dtype)[:, None]
+    curve = model.predict(grid)
+    fig = _figure(6, 4)
+    ax = fig.subplots()
+    for j in range(y.shape[1]):
+        ax.scatter(x[:, 0], y[:, j], s=5, alpha=0.4, label="data" if j == 0 else None)
+        ax.plot(grid[:, 0], curve[:, j], "r", linewidth=2, label="fit" if j == 0 else None)
+    mse = float(np.mean((model.predict(np.ascontiguousarray(x, model.dtype)) - y) ** 2))
+    ax.set(xlabel="x", ylabel="y", title=title or f"fitted curve (MSE on these points {mse:.4g})")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return _finish(fig, path)
+
+
 def save_training_plots(directory, history, model=None, x=None, y=None):
     """Writes every plot that fits the run into directory; returns the paths.
 
     curves.png and gradient_norms.png from the history; with a model and (test) data,
-    decision_regions.png for 2-D inputs, else misclassified.png for square images.
+    decision_regions.png for 2-D inputs, else misclassified.png for square images; for a
+    regression on one input, fit.png.
     """
     directory = Path(directory)
     paths = [directory / "curves.png"]
@@ -190,7 +215,11 @@ def save_training_plots(directory, history, model=None, x=None, y=None):
         paths.append(directory / "gradient_norms.png")
         plot_gradient_norms(history, paths[-1])
     if model is not None and x is not None:
-        if x.shape[1] == 2:
+        if model.loss.regression:
+            if x.shape[1] == 1:
+                paths.append(directory / "fit.png")
+                plot_regression_fit(model, x, y, paths[-1])
+        elif x.shape[1] == 2:
             paths.append(directory / "decision_regions.png")
             plot_decision_regions(model, x, y, paths[-1])
         elif math.isqrt(x.shape[1]) ** 2 == x.shape[1]:

@@ -6,16 +6,18 @@ Around the steps: an optional validation split, a learning-rate schedule, callba
 from __future__ import annotations
 
 import functools
+import math
 import time
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from .callbacks import Callback, EarlyStopping, FunctionCallback
+from .finite import diverged, ensure_finite, first_non_finite_row
 from .history import History
-from .model import check_labels
 from .optim import Optimizer, make_optimizer
 from .schedules import make_schedule
+from .training_guard import TrainingPosition, exclusive_training, reporting_interrupts
 
 __all__ = ["History", "train"]
 
@@ -40,7 +42,7 @@ def _chunk_end(s, steps, norm_every, bar_every):
 def _check_data(model, x, y, what):
     try:
         x = model._check_input(x)
-        return x, check_labels(y, x.shape[0], model.n_classes)
+        return x, model.check_targets(y, x.shape[0])
     except (ValueError, TypeError) as exc:
         raise type(exc)(f"{what} data: {exc}") from None
 
@@ -77,11 +79,11 @@ def _callbacks(early_stopping, callbacks):
     return result
 
 
-def train(model, x_train, y_train, x_test=None, y_test=None, *, epochs=5, batch_size=128,
-          lr=None, optimizer="adam", weight_decay=None, seed=0, progress=True,
-          eval_train=True, log=None, optimizer_options=None, val_split=0.0,
-          validation_data=None, early_stopping=None, schedule=None, callbacks=(),
-          norm_samples=20):
+def _train(model, x_train, y_train, x_test=None, y_test=None, *, epochs=5, batch_size=128,
+           lr=None, optimizer="adam", weight_decay=None, seed=0, progress=True,
+           eval_train=True, log=None, optimizer_options=None, val_split=0.0,
+           validation_data=None, early_stopping=None, schedule=None, callbacks=(),
+           norm_samples=20, check_finite=True, _where=None):
     """Trains `model` in place with minibatch `optimizer`; returns a :class:`History`.
 
     Each epoch visits the training set in a new order drawn from `seed` (so the same seed,
@@ -100,6 +102,13 @@ def train(model, x_train, y_train, x_test=None, y_test=None, *, epochs=5, batch_
     callbacks: Callback objects or functions (epoch, history); True from one stops training.
     norm_samples: about how many steps per epoch measure per-layer gradient norms.
     With batch norm, a last batch of a single sample is skipped (batch statistics need 2).
+    check_finite: refuse training, validation and test inputs holding NaN or infinity
+        (NonFiniteError, a ValueError naming the array and its first bad row).
+
+    A NaN or infinite loss (or parameters) stops the run with NonFiniteLossError naming
+    the epoch and step (early stopping's best weights restored first); Ctrl-C raises
+    TrainingInterrupted (a KeyboardInterrupt) naming them; a model already being trained
+    in another thread raises ConcurrentTrainingError. See docs/ARCHITECTURE.md.
     """
     if int(epochs) != epochs or epochs < 0:
         raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
@@ -119,6 +128,11 @@ def train(model, x_train, y_train, x_test=None, y_test=None, *, epochs=5, batch_
     has_test = x_test is not None and y_test is not None
     if has_test:
         x_test, y_test = _check_data(model, x_test, y_test, "test")
+    if check_finite:
+        for x, name in ((x_train, "training data x"), (x_val, "validation data x"),
+                        (x_test if has_test else None, "test data x")):
+            if x is not None:
+                ensure_finite(x, name)
 
     if isinstance(optimizer, Optimizer):
         if optimizer.model is not model:
@@ -140,7 +154,7 @@ def train(model, x_train, y_train, x_test=None, y_test=None, *, epochs=5, batch_
     batch_size = min(int(batch_size), max(n, 1))
     rng = np.random.default_rng(seed)
     xb = np.empty((batch_size, x_train.shape[1]), model.dtype)
-    yb = np.empty(batch_size, np.int64)
+    yb = np.empty((batch_size, *y_train.shape[1:]), y_train.dtype)  # labels or targets
     steps = -(-n // batch_size)
     norm_every = max(1, steps // norm_samples) if norm_samples else 0
     min_batch = model.min_train_batch
@@ -150,6 +164,8 @@ def train(model, x_train, y_train, x_test=None, y_test=None, *, epochs=5, batch_
     losses = np.empty(max(FUSED_CHUNK_STEPS, 1))
     bar_every = BAR_EVERY if progress else 0
     history = History()
+    where = _where if _where is not None else TrainingPosition()
+    where.steps, where.history = steps, history
     nan = float("nan")
     for hook in hooks:
         hook.on_train_begin(model, history)
@@ -158,6 +174,7 @@ def train(model, x_train, y_train, x_test=None, y_test=None, *, epochs=5, batch_
         if lr_at is not None:
             opt.lr = float(lr_at(epoch, base_lr, int(epochs)))
         order = rng.permutation(n)
+        where.epoch, where.step = epoch, 0
         total, seen = 0.0, 0
         norm_sum, norm_count = np.zeros(model.n_layers), 0
         bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{epochs}", leave=False,
@@ -166,13 +183,17 @@ def train(model, x_train, y_train, x_test=None, y_test=None, *, epochs=5, batch_
         s, loss = 0, nan
         while s < steps:
             end = _chunk_end(s, steps, norm_every, bar_every)
+            where.step = s
             train_steps(x_train, y_train, order, s * batch_size, end + 1 - s, batch_size,
                         xb, yb, losses[:end + 1 - s], rng=rng)
             trained = False  # whether step `end` trained (a too-small batch is skipped)
             for j, loss_j in enumerate(losses[:end + 1 - s].tolist(), s):
                 k = min(batch_size, n - j * batch_size)
                 trained = k >= min_batch
-                if trained:
+                if trained:  # a skipped step's slot holds no loss of this chunk
+                    if not math.isfinite(loss_j):
+                        raise _diverged(model, hooks, history, f"the loss became {loss_j}",
+                                        epoch, j, steps)
                     loss = loss_j
                     total += loss * k
                     seen += k
@@ -198,6 +219,10 @@ def train(model, x_train, y_train, x_test=None, y_test=None, *, epochs=5, batch_
         history.test_accuracy.append(test_acc)
         history.grad_norms.append([float(v) for v in norm_sum / norm_count] if norm_count else [])
         history.weight_norms.append(_layer_norms(model.params, model.layer_slices))
+        if (not all(map(math.isfinite, history.weight_norms[-1]))  # a norm may overflow
+                and first_non_finite_row(model.params) is not None):
+            raise _diverged(model, hooks, history, "the parameters became non-finite", epoch,
+                            steps - 1, steps)
         if log is not None:
             log(epoch, history)
         stop = [bool(hook.on_epoch_end(epoch, model, history)) for hook in hooks]
@@ -206,3 +231,18 @@ def train(model, x_train, y_train, x_test=None, y_test=None, *, epochs=5, batch_
     for hook in hooks:
         hook.on_train_end(model, history)
     return history
+
+
+def _diverged(model, hooks, history, what, epoch, step, steps):
+    """Ends the run (early stopping restores its best weights) and returns the error."""
+    for hook in hooks:
+        hook.on_train_end(model, history)
+    return diverged(what, epoch, step, steps, history)
+
+
+@functools.wraps(_train, assigned=("__module__", "__doc__"))
+def train(model, *args, **kwargs):
+    # one run per model at a time; Ctrl-C reported with the position _train keeps in `where`
+    where = TrainingPosition()
+    with exclusive_training(model), reporting_interrupts(where):
+        return _train(model, *args, _where=where, **kwargs)

@@ -139,7 +139,17 @@ def _parse_threads(value, what):
         raise ValueError(f"{what} must be a positive integer, got {value!r}") from None
     if n < 1:
         raise ValueError(f"{what} must be a positive integer, got {value!r}")
+    if n > max_threads():
+        raise ValueError(f"{what} must be at most {max_threads()} (4 x the {os.cpu_count()} "
+                         f"CPUs here), got {n}")
     return n
+
+
+def max_threads():
+    """The largest thread count accepted: 4 x os.cpu_count(). CPU-bound kernels gain nothing
+    from more threads than CPUs, and a count in the thousands makes OpenMP's thread creation
+    fail, which ends the process (libgomp aborts) instead of raising."""
+    return 4 * (os.cpu_count() or 1)
 
 
 def set_num_threads(n):

@@ -29,6 +29,8 @@ KERNELS = (
     "activation_forward",
     "mse_loss",
     "sigmoid_binary_cross_entropy",
+    # regression: mean squared error against real-valued targets
+    "mse_regression_loss",
     "dropout",
     "batch_norm_forward",
     "batch_norm_inference",
@@ -104,10 +106,8 @@ class Backend:
     @staticmethod
     def set_num_threads(n):
         """Threads for this backend's kernels; NumPy's only threads are its BLAS's."""
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:  # optional: without it the BLAS keeps its own setting
-            return
+        from threadpoolctl import threadpool_limits  # a dependency: imported on first use
+
         threadpool_limits(limits=n)
 
     @staticmethod
@@ -259,6 +259,15 @@ class Backend:
         """
         check.check_mse_loss(outputs, labels, grad)
         return float(self._impl("_mse_loss", outputs.dtype)(outputs, labels, grad))
+
+    def mse_regression_loss(self, outputs, targets, grad):
+        """Mean squared error against real-valued targets, torch's MSELoss(reduction="mean").
+
+        targets has the shape and dtype of outputs (N, C). Returns sum((outputs - targets)**2)
+        / (N * C) and writes grad = 2 * (outputs - targets) / (N * C).
+        """
+        check.check_mse_regression_loss(outputs, targets, grad)
+        return float(self._impl("_mse_regression_loss", outputs.dtype)(outputs, targets, grad))
 
     def sigmoid_binary_cross_entropy(self, logits, labels, grad):
         """Binary cross-entropy of sigmoid(logits) against labels in {0, 1}, from the logits.

@@ -16,6 +16,8 @@ zero anyway).
 """
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 # Every precision fastmlp knows, the default first.
@@ -69,3 +71,18 @@ def round_to_bfloat16(x):
         # so a payload that sat in the dropped bits only does not leave +-inf behind
         rounded[nan] = (u[nan] | _QUIET_BIT) & _HIGH_HALF
     return rounded.view(np.float32)
+
+
+@contextlib.contextmanager
+def backend_matmul_precision(backend, name):
+    """`backend` computes in matmul precision `name` inside the block (None: unchanged),
+    its previous precision restored after; ValueError if the backend does not offer it."""
+    if name is None:
+        yield
+        return
+    before = backend.matmul_precision
+    backend.set_matmul_precision(name)
+    try:
+        yield
+    finally:
+        backend.set_matmul_precision(before)

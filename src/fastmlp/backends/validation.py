@@ -12,6 +12,7 @@ import operator
 import numpy as np
 
 from ..hyperparameters import (
+    real_number,
     check_adam_hyperparameters,
     check_batch_norm_hyperparameters,
     check_dropout_rate,
@@ -21,6 +22,16 @@ from ..hyperparameters import (
 
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "sigmoid", "tanh")
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+# optimizer step numbers are exchanged as doubles (the C++ bindings): below 9e18 every
+# backend, int64 kernels included, takes them the same way
+STEP_LIMIT = 9.0e18
+
+
+def check_step_number(step, name="step"):
+    """An optimizer step number: an integer >= 1 below STEP_LIMIT (the C++ rule)."""
+    value = real_number(step, name)
+    if not (1.0 <= value < STEP_LIMIT and value == int(value)):
+        raise ValueError(f"{name} must be an integer >= 1, got {step!r}")
 
 
 def _array(x, name):
@@ -178,8 +189,7 @@ def check_adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay
     _no_overlap(m, "m", (grad, "grad"), (v, "v"))
     _no_overlap(v, "v", (grad, "grad"))
     check_adam_hyperparameters(lr, beta1, beta2, eps, weight_decay)
-    if int(step) != step or step < 1:
-        raise ValueError(f"step must be an integer >= 1, got {step!r}")
+    check_step_number(step)
 
 
 def check_network_state(weights, biases, weight_grads, bias_grads, acts, grads, activation,
@@ -313,6 +323,8 @@ def _network_input(x, state, rows_allowed, written, what="x"):
 def check_forward_backward(x, labels, state):
     _network_input(x, state, state.batch_size, state.pass_written)
     n = x.shape[0]
+    if n == 0:
+        raise ValueError("x must have at least one row")
     _int_labels(labels, n)
     classes = state.classes
     if n and (labels.min() < 0 or labels.max() >= classes):
@@ -371,6 +383,8 @@ def check_adam_train_steps(x, labels, order, start, steps, state, lr, beta1, bet
         raise ValueError(f"labels must have shape {(rows,)}, got {labels.shape}")
     _int64_vector(order, "order")
     start, steps, t0 = _index(start, "start", 0), _index(steps, "steps", 0), _index(t0, "t0", 0)
+    if t0 > (1 << 62) - steps:  # step numbers t0 + 1 .. t0 + steps, as the C++ binding
+        raise ValueError("t0 is too large")
     batch_size = state.batch_size
     if steps and start + (steps - 1) * batch_size >= order.shape[0]:
         raise ValueError(f"order has {order.shape[0]} entries: too few for {steps} steps of "
@@ -487,6 +501,18 @@ def check_mse_loss(outputs, labels, grad):
     check_label_loss(outputs, labels, grad, None, "outputs")
 
 
+def check_mse_regression_loss(outputs, targets, grad):
+    _array(outputs, "outputs")
+    _array(targets, "targets")
+    _out(grad, "grad")
+    _ndim(outputs, "outputs", 2)
+    _same_dtype(outputs, "outputs", (targets, "targets"), (grad, "grad"))
+    _same_shape(outputs, "outputs", (targets, "targets"), (grad, "grad"))
+    if outputs.shape[0] == 0 or outputs.shape[1] == 0:
+        raise ValueError(f"outputs must be non-empty, got shape {outputs.shape}")
+    _no_overlap(grad, "grad", (outputs, "outputs"), (targets, "targets"))
+
+
 def check_sigmoid_binary_cross_entropy(logits, labels, grad):
     if isinstance(logits, np.ndarray) and logits.ndim == 2 and logits.shape[1] != 1:
         raise ValueError(f"binary cross-entropy takes one logit per row, shape (N, 1); "
@@ -552,6 +578,8 @@ def check_batch_norm_backward(grad, x, gamma, mean, invstd, grad_x, grad_gamma, 
     _array(grad, "grad")
     _array(x, "x")
     _ndim(x, "x", 2)
+    if x.shape[0] == 0:  # the gradient averages over the batch's rows
+        raise ValueError("batch_norm_backward needs at least 1 row, got 0")
     _out(grad_x, "grad_x")
     _same_dtype(x, "x", (grad, "grad"), (grad_x, "grad_x"))
     _same_shape(x, "x", (grad, "grad"), (grad_x, "grad_x"))

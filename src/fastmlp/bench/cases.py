@@ -178,6 +178,15 @@ def _mse_loss(w, rng):
                lambda be: be.mse_loss(outputs, labels, grad), nbytes=nbytes)
 
 
+def _mse_regression_loss(w, rng):
+    # real-valued targets of the outputs' shape: one more array read than mse_loss
+    outputs, _, grad, nbytes = _outputs(w, rng)
+    targets = rng.standard_normal(outputs.shape).astype(outputs.dtype)
+    yield Case("mse_regression_loss", "x".join(map(str, outputs.shape)),
+               lambda be: be.mse_regression_loss(outputs, targets, grad),
+               nbytes=nbytes + targets.nbytes)
+
+
 def _sigmoid_binary_cross_entropy(w, rng):
     # a binary classifier's one logit per row, on the workload's batch
     logits, labels, grad, nbytes = _outputs(w, rng, classes=1)
@@ -296,6 +305,7 @@ BUILDERS = {
     "forward_backward": _forward_backward,
     "activation_forward": _activation_forward,
     "mse_loss": _mse_loss,
+    "mse_regression_loss": _mse_regression_loss,
     "sigmoid_binary_cross_entropy": _sigmoid_binary_cross_entropy,
     "dropout": _dropout,
     "batch_norm_forward": _batch_norm_forward,

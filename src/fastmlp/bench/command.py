@@ -6,6 +6,7 @@ import sys
 
 from .. import backends
 from ..arguments import SEED_SIZES, layer_sizes, positive_int
+from ..atomic_write import atomic_write
 from ..backends import MATMUL_PRECISIONS
 from . import machine
 
@@ -80,7 +81,7 @@ def run_command(args):
     else:
         sys.stdout.write(format_text(results))
         if args.json:
-            with open(args.json, "w") as f:
+            with atomic_write(args.json, "w") as f:
                 f.write(to_json(results) + "\n")
             print(f"wrote {args.json}")
     if args.plot:

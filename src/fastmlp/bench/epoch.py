@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from .. import datasets
+from ..backends.bfloat16 import backend_matmul_precision
 from ..model import MLP
 from ..train import train
 from .cases import MNIST_TRAIN_SAMPLES
@@ -93,21 +94,6 @@ class FastmlpEpoch(_Epoch):
         history = train(self.model, x, y, epochs=1, batch_size=self.workload.batch,
                         seed=self.seed, progress=False, eval_train=False)
         return history.seconds[0]
-
-
-@contextlib.contextmanager
-def backend_matmul_precision(backend, name):
-    """`backend` computes in matmul precision `name` inside the block (None: unchanged),
-    its previous precision restored after; ValueError if the backend does not offer it."""
-    if name is None:
-        yield
-        return
-    before = backend.matmul_precision
-    backend.set_matmul_precision(name)
-    try:
-        yield
-    finally:
-        backend.set_matmul_precision(before)
 
 
 def torch_label(fused=False, flush_denormals=False, autocast=None):

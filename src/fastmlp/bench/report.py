@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from ..atomic_write import save_figure
+
 
 def _time(seconds):
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
@@ -169,5 +171,5 @@ def plot(results, path):
     fig.suptitle(f"fastmlp bench: MLP {'-'.join(map(str, w['sizes']))}, batch {w['batch']}; "
                  f"{results['machine']['cpu']}")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    save_figure(fig, path, dpi=110)
     plt.close(fig)

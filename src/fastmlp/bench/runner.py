@@ -20,9 +20,10 @@ from tqdm.auto import tqdm
 
 from .. import backends
 from ..backends import Backend
+from ..backends.bfloat16 import backend_matmul_precision
 from . import machine
 from .cases import MNIST_TRAIN_SAMPLES, kernel_cases
-from .epoch import FastmlpEpoch, TorchEpoch, backend_matmul_precision, epoch_data, torch_label
+from .epoch import FastmlpEpoch, TorchEpoch, epoch_data, torch_label
 from .references import NUMPY_MATMUL, TORCH_BF16_NOTE, gemm_references
 from .timing import median_seconds
 

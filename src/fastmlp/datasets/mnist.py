@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -44,42 +46,76 @@ def _find(folder: Path, stem: str) -> Path:
                        f"{', '.join(FILES.values())} (gzip or raw)")
 
 
-def _read_bytes(path: Path) -> bytes:
-    try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as f:
-                return f.read()
-        return path.read_bytes()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise DatasetError(f"{path}: cannot read ({exc})") from exc
+# deflate cannot expand data more than ~1032:1; a header claiming more than that from the
+# compressed file's size is refused before anything is inflated
+MAX_DEFLATE_RATIO = 1032
+
+
+def _open(path: Path):
+    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
 
 def read_idx(path, expected_magic=None, expected_md5=None) -> np.ndarray:
-    """Reads one unsigned-byte IDX file into a uint8 array, checking its header and size."""
-    path = Path(path)
-    raw = _read_bytes(path)
-    if len(raw) < 4:
-        raise DatasetError(f"{path}: truncated: {len(raw)} bytes, no IDX header")
-    magic = int.from_bytes(raw[:4], "big")
+    """Reads one unsigned-byte IDX file into a uint8 array, checking its header and size.
+
+    The header fixes how many bytes follow; the file's (or the compressed file's) size is
+    checked against it before any data is read, and decompression stops right after it,
+    so neither a lying header nor a decompression bomb makes this allocate more than the
+    header's (plausible) size.
+    """
+    path, dims = Path(path), None
+    try:
+        with _open(path) as f:
+            head, dims, payload = _read_header(path, f, expected_magic)
+            _check_plausible_size(path, len(head) + payload, dims)
+            data = f.read(payload)
+            if len(data) < payload:
+                raise DatasetError(f"{path}: truncated: {len(head) + len(data)} bytes, header "
+                                   f"{dims} needs {len(head) + payload}")
+            if f.read(1):
+                raise DatasetError(f"{path}: has trailing bytes after the {len(head) + payload} "
+                                   f"bytes its header {dims} needs")
+    except DatasetError:
+        raise
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        raise DatasetError(f"{path}: cannot read ({type(exc).__name__}: {exc})") from exc
+    except MemoryError:
+        raise DatasetError(f"{path}: too large to load (header {dims})") from None
+    if expected_md5 is not None:
+        digest = hashlib.md5(head + data).hexdigest()
+        if digest != expected_md5:
+            raise DatasetError(f"{path}: checksum mismatch (md5 {digest}, expected {expected_md5})")
+    return np.frombuffer(data, dtype=np.uint8).reshape(dims)
+
+
+def _read_header(path, f, expected_magic):
+    """(the header's bytes, its dimensions, the number of data bytes they imply)."""
+    head = f.read(4)
+    if len(head) < 4:
+        raise DatasetError(f"{path}: truncated: {len(head)} bytes, no IDX header")
+    magic = int.from_bytes(head, "big")
     if expected_magic is not None and magic != expected_magic:
         raise DatasetError(f"{path}: wrong magic number 0x{magic:08x}, expected "
                            f"0x{expected_magic:08x}; not an IDX file of this kind")
     if magic >> 8 != 0x08:  # the third byte is the type code: 0x08 = unsigned byte
         raise DatasetError(f"{path}: IDX type 0x{(magic >> 8) & 0xff:02x} is not unsigned byte")
     ndim = magic & 0xFF
-    header = 4 + 4 * ndim
-    if ndim == 0 or len(raw) < header:
-        raise DatasetError(f"{path}: truncated header ({len(raw)} bytes for {ndim} dimensions)")
-    dims = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    expected = header + int(np.prod(dims))
-    if len(raw) != expected:
-        what = "truncated" if len(raw) < expected else "has trailing bytes"
-        raise DatasetError(f"{path}: {what}: {len(raw)} bytes, header {dims} needs {expected}")
-    if expected_md5 is not None:
-        digest = hashlib.md5(raw).hexdigest()
-        if digest != expected_md5:
-            raise DatasetError(f"{path}: checksum mismatch (md5 {digest}, expected {expected_md5})")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+    head += f.read(4 * ndim)
+    if ndim == 0 or len(head) < 4 + 4 * ndim:
+        raise DatasetError(f"{path}: truncated header ({len(head)} bytes for {ndim} dimensions)")
+    dims = tuple(int.from_bytes(head[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    return head, dims, math.prod(dims)
+
+
+def _check_plausible_size(path, expected, dims):
+    size = path.stat().st_size
+    if path.suffix != ".gz":
+        if size != expected:
+            what = "truncated" if size < expected else "has trailing bytes"
+            raise DatasetError(f"{path}: {what}: {size} bytes, header {dims} needs {expected}")
+    elif expected > size * MAX_DEFLATE_RATIO + 1024:
+        raise DatasetError(f"{path}: truncated: {size} compressed bytes cannot hold the "
+                           f"{expected} bytes its header {dims} needs")
 
 
 def _load_split(folder: Path, images_stem: str, labels_stem: str, verify: bool):

@@ -1,8 +1,10 @@
-"""Small seeded 2-D classification problems, for seeing what a network learns.
+"""Small seeded 2-D classification problems, and a 1-D regression curve, for seeing what a
+network learns.
 
-Each function returns (x, y): x float32 of shape (n, 2) (features roughly in [-1, 1]),
-y int64 class labels. The same seed gives the same data; use different seeds for training
-and test sets. Classes are shuffled together, so any prefix is a fair sample.
+Each classification function returns (x, y): x float32 of shape (n, 2) (features roughly in
+[-1, 1]), y int64 class labels. The same seed gives the same data; use different seeds for
+training and test sets. Classes are shuffled together, so any prefix is a fair sample.
+make_polynomial returns real-valued targets instead (float32, shape (n,)).
 """
 from __future__ import annotations
 
@@ -99,16 +101,32 @@ def make_spirals(n=1000, turns=1.5, noise=0.0, seed=None):
     return _finish(x, y, noise, rng)
 
 
+def make_polynomial(n=1000, coefficient=5.0, noise=0.0, seed=None):
+    """The curve y = coefficient * x**2 (the polynomial-fitting notebook's y = 5x^2) at n
+    uniform points x in [-1, 1], plus Gaussian noise of std `noise` on y: (x (n, 1), y (n,))."""
+    n = _check_n(n)
+    _check_noise(noise)
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, (n, 1))
+    y = coefficient * x[:, 0] ** 2
+    if noise:
+        y = y + rng.normal(0.0, noise, n)
+    return np.ascontiguousarray(x, np.float32), np.ascontiguousarray(y, np.float32)
+
+
 TOY_DATASETS = {"circle": make_circle, "gaussians": make_gaussian_mixture, "xor": make_xor,
                 "spirals": make_spirals}
+# real-valued targets: for regression (MLP(..., loss="squared_error"), MLPRegressor)
+TOY_REGRESSION_DATASETS = {"polynomial": make_polynomial}
 
 
 def load_toy(name, n_train=2000, n_test=1000, seed=0, **options):
     """(x_train, y_train, x_test, y_test) of the toy problem `name`, from two seeds."""
+    known = {**TOY_DATASETS, **TOY_REGRESSION_DATASETS}
     try:
-        make = TOY_DATASETS[name]
+        make = known[name]
     except KeyError:
-        raise ValueError(f"unknown toy dataset {name!r}; known: {', '.join(TOY_DATASETS)}") from None
+        raise ValueError(f"unknown toy dataset {name!r}; known: {', '.join(known)}") from None
     x, y = make(n_train, seed=[seed, 0], **options)
     xt, yt = make(n_test, seed=[seed, 1], **options)
     return x, y, xt, yt

@@ -4,7 +4,8 @@ backend's folder, and the support modules they share.
 gemm         packed, cache-blocked, parallel GEMM with a fused bias/activation epilogue;
              the bias gradient (column sums)
 activations  activation functions and derivatives; activation_forward, activation_backward
-losses       softmax cross-entropy, mean squared error, sigmoid binary cross-entropy
+losses       softmax cross-entropy, mean squared error, sigmoid binary cross-entropy,
+             mean squared error against real-valued targets (regression)
 dropout      inverted dropout from caller-drawn noise
 batch_norm   batch norm: training forward, inference forward, backward
 optimizers   the fused SGD (momentum, Nesterov), RMSprop, Adam and AdamW steps

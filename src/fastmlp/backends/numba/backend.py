@@ -42,6 +42,17 @@ def set_flush_denormals(on):
     _flush = bool(on)
 
 
+def _same_type(arrays):
+    """A tuple numba can index at run time: its arrays all of one type, so all read-only
+    views when some are read-only (a mixed tuple is a numba TypingError)."""
+    if all(a.flags.writeable for a in arrays):
+        return tuple(arrays)
+    views = tuple(a.view() for a in arrays)
+    for v in views:
+        v.flags.writeable = False
+    return views
+
+
 class NumbaBackend(Backend):
     name = "numba"
     native_dtypes = (np.dtype(np.float32),)
@@ -87,6 +98,9 @@ class NumbaBackend(Backend):
     def _mse_loss(self, outputs, labels, grad):
         return losses.mse_loss(outputs, labels, grad, _flush)
 
+    def _mse_regression_loss(self, outputs, targets, grad):
+        return losses.mse_regression_loss(outputs, targets, grad, _flush)
+
     def _sigmoid_binary_cross_entropy(self, logits, labels, grad):
         return losses.sigmoid_binary_cross_entropy(logits, labels, grad, _flush)
 
@@ -126,7 +140,8 @@ class NumbaBackend(Backend):
 
     def _forward_backward(self, x, labels, state):
         acts, grads = state.rows(x.shape[0])
-        return step.forward_backward(x, labels, tuple(state.weights), tuple(state.biases),
+        return step.forward_backward(x, labels, _same_type(state.weights),
+                                     _same_type(state.biases),
                                      tuple(state.weight_grads), tuple(state.bias_grads),
                                      tuple(acts), tuple(grads),
                                      activations.CODES[state.activation], _flush,

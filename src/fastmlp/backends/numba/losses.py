@@ -1,7 +1,8 @@
 """Loss kernels: the mean loss and its gradient, one serial pass over the batch.
 
 softmax cross-entropy (w.r.t. the logits), mean squared error against one-hot targets
-(w.r.t. the outputs) and sigmoid binary cross-entropy (w.r.t. the logits). Serial: a
+(w.r.t. the outputs), sigmoid binary cross-entropy (w.r.t. the logits) and, for regression,
+mean squared error against real-valued targets (w.r.t. the outputs). Serial: a
 batch of outputs is a few microseconds of work, less than a parallel region costs.
 """
 from __future__ import annotations
@@ -74,6 +75,29 @@ def mse_loss(outputs, labels, grad, flush):
         label = labels[i]
         for j in range(c):
             d = o[j] - (_ONE if j == label else _ZERO)
+            loss += np.float64(d) * np.float64(d)
+            g[j] = d * scale
+    flush_end(csr)
+    return loss / (n * c)
+
+
+@njit(**JIT)
+def mse_regression_loss(outputs, targets, grad, flush):
+    """Returns sum((outputs - targets)**2) / (N*C); grad = 2 * (outputs - targets) / (N*C).
+
+    Rounds like the NumPy oracle: the difference in float32, its square and the sum in
+    float64, the gradient scaled by float32(2 / (N*C)).
+    """
+    csr = flush_begin(flush)
+    n, c = outputs.shape
+    scale = np.float32(2.0 / (n * c))
+    loss = 0.0
+    for i in range(n):
+        o = outputs[i]
+        t = targets[i]
+        g = grad[i]
+        for j in range(c):
+            d = o[j] - t[j]
             loss += np.float64(d) * np.float64(d)
             g[j] = d * scale
     flush_end(csr)

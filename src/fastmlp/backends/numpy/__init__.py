@@ -4,7 +4,8 @@ One module per kernel family, the same names in every backend's folder:
 
 gemm         gemm, dense_forward, bias_grad (bfloat16 matmuls emulated exactly)
 activations  activation_forward, activation_backward
-losses       softmax cross-entropy, mean squared error, sigmoid binary cross-entropy
+losses       softmax cross-entropy, mean squared error, sigmoid binary cross-entropy,
+             mean squared error against real-valued targets (regression)
 dropout      inverted dropout from caller-drawn noise
 batch_norm   batch norm: training forward, inference forward, backward
 optimizers   SGD, RMSprop, Adam, AdamW steps
@@ -31,6 +32,7 @@ class NumpyKernels:
     _activation_backward = activations.activation_backward
     _softmax_cross_entropy = losses.softmax_cross_entropy
     _mse_loss = losses.mse_loss
+    _mse_regression_loss = losses.mse_regression_loss
     _sigmoid_binary_cross_entropy = losses.sigmoid_binary_cross_entropy
     _dropout = dropout.dropout
     _batch_norm_forward = batch_norm.batch_norm_forward

@@ -1,6 +1,7 @@
 """Losses from outputs and int64 labels: softmax cross-entropy, mean squared error against
-one-hot targets, sigmoid binary cross-entropy. Each returns the mean loss (summed in
-float64) and writes its gradient."""
+one-hot targets, sigmoid binary cross-entropy; and for regression, mean squared error
+against real-valued targets. Each returns the mean loss (summed in float64) and writes its
+gradient."""
 from __future__ import annotations
 
 import numpy as np
@@ -26,6 +27,14 @@ def mse_loss(be, outputs, labels, grad):
     n, c = outputs.shape
     np.copyto(grad, outputs)
     grad[np.arange(n), labels] -= 1
+    loss = np.sum(np.square(grad, dtype=np.float64)) / (n * c)
+    grad *= 2.0 / (n * c)
+    return loss
+
+
+def mse_regression_loss(be, outputs, targets, grad):
+    n, c = outputs.shape
+    np.subtract(outputs, targets, out=grad)
     loss = np.sum(np.square(grad, dtype=np.float64)) / (n * c)
     grad *= 2.0 / (n * c)
     return loss

@@ -20,7 +20,7 @@ def rmsprop_step(be, param, grad, square_avg, buf, lr, alpha, eps, momentum, wei
     g = grad + weight_decay * param if weight_decay else grad
     square_avg *= alpha
     square_avg += (1.0 - alpha) * (g * g)
-    d = np.sqrt(square_avg)
+    d = np.sqrt(square_avg, out=np.empty_like(square_avg))  # an array when 0-d
     d += eps
     np.divide(g, d, out=d)
     if momentum:
@@ -38,7 +38,7 @@ def adam_step(be, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay):
     v += (1.0 - beta2) * (g * g)
     bias1 = 1.0 - beta1 ** step
     bias2 = 1.0 - beta2 ** step
-    denom = np.sqrt(v)
+    denom = np.sqrt(v, out=np.empty_like(v))  # an array even when v is 0-d
     denom *= 1.0 / math.sqrt(bias2)
     denom += eps
     update = np.divide(m, denom, out=denom)
