@@ -158,7 +158,7 @@ def test_bench_command_bfloat16_skips_numba_and_uses_torch_autocast(tmp_path):
         assert "skipped: numba:" in r.stdout and "float32 only" in r.stdout
         assert "skipping numba" in r.stderr
     if _cpp_has_bfloat16():
-        assert results["bf16_matmul_engine"] in ("amx", "emulated")
+        assert results["bf16_matmul_engine"] in ("amx", "avx512_bf16", "emulated")
         assert f"cpp: bf16 engine {results['bf16_matmul_engine']}" in r.stdout
     for row in results["kernels"] + results["epochs"]:
         if row["impl"] in ("cpp", "numpy"):

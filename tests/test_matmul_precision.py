@@ -270,8 +270,9 @@ def _gemm_parity_tol(a, b, c0, trans_a, trans_b, alpha, beta):
 MNS = [1, 10, 31, 33, 128, 130]
 KS = [1, 31, 33, 784]
 # every M with two Ns (rotating through the list), for every K: 48 shapes, plus 1x1x1 and
-# shapes beyond the float32 GEMM's cache blocks (kc 384, mc 192, nc 1024; above 256 rows a
-# row-major A is read in place in float32)
+# shapes beyond typical cache blocks (on a 48 KiB L1d / 1 MiB L2: kc 512, mc 120, nc 256;
+# test_gemm_blocking runs the GEMM under tiny caches too; up to 256 rows a row-major A is
+# read in place in float32)
 CPP_GEMM_SHAPES = ([(1, 1, 1)] + [(m, MNS[(i + j) % len(MNS)], k) for k in KS
                                   for i, m in enumerate(MNS) for j in (0, 3)]
                    + [(300, 130, 784), (520, 33, 400), (13, 1030, 385)])
@@ -293,6 +294,69 @@ def test_cpp_gemm(cpp, oracle, rng, trans_a, trans_b, alpha, beta):
         tol = _gemm_parity_tol(a, b, c0, trans_a, trans_b, alpha, beta)
         assert np.all(np.isfinite(got)), (m, n, k)
         assert np.all(np.abs(got.astype(np.float64) - want) <= tol), (m, n, k)
+
+
+def _bf16_engines():
+    try:
+        from fastmlp import _cpp
+    except ImportError:
+        return []
+    engines = []
+    for name in ("amx", "avx512_bf16", "emulated"):
+        try:
+            _cpp.force_bf16_matmul_engine(name)
+        except ValueError:
+            continue
+        engines.append(name)
+    _cpp.force_bf16_matmul_engine("")
+    return engines
+
+
+@pytest.fixture
+def forced_engine(request):
+    from fastmlp import _cpp
+
+    _cpp.force_bf16_matmul_engine(request.param)
+    try:
+        assert _cpp.bf16_matmul_engine() == request.param
+        yield request.param
+    finally:
+        _cpp.force_bf16_matmul_engine("")
+
+
+@pytest.mark.parametrize("forced_engine", _bf16_engines(), indirect=True)
+def test_cpp_gemm_on_every_bfloat16_engine_of_this_cpu(cpp_bf16_available, bf16, forced_engine,
+                                                       oracle, rng):
+    """Each engine the CPU has (on an AMX machine the VDPBF16PS and emulated ones too), on 1
+    and 2 threads: within the oracle's bound, and bitwise the same for both thread counts."""
+    runs = []
+    for threads in (1, 2):
+        with configured("cpp", threads, None) as cpp:
+            got_all = []
+            for (m, n, k), (ta, tb) in itertools.product(
+                    [(1, 1, 1), (13, 31, 33), (33, 130, 784), (300, 130, 785), (13, 1030, 385)],
+                    itertools.product([False, True], repeat=2)):
+                local = np.random.default_rng(m * 7 + n * 3 + k + 2 * ta + tb)
+                a = _rand(local, (k, m) if ta else (m, k))
+                b = _rand(local, (n, k) if tb else (k, n))
+                c0 = _rand(local, (m, n))
+                got, want = c0.copy(), c0.copy()
+                cpp.gemm(a, b, got, trans_a=ta, trans_b=tb, alpha=-0.7, beta=2.5)
+                oracle.gemm(a, b, want, trans_a=ta, trans_b=tb, alpha=-0.7, beta=2.5)
+                tol = _gemm_parity_tol(a, b, c0, ta, tb, -0.7, 2.5)
+                assert np.all(np.abs(got.astype(np.float64) - want) <= tol), (m, n, k, ta, tb)
+                got_all.append(got)
+            runs.append(got_all)
+    for one, two in zip(*runs):
+        np.testing.assert_array_equal(one, two)
+
+
+def test_forcing_an_unknown_bfloat16_engine_is_an_error(cpp_bf16_available):
+    from fastmlp import _cpp
+
+    with pytest.raises(ValueError, match="one of amx, avx512_bf16, emulated"):
+        _cpp.force_bf16_matmul_engine("tpu")
+    assert "emulated" in _bf16_engines()
 
 
 def test_cpp_gemm_special_values(cpp, oracle):
@@ -565,6 +629,18 @@ def test_cpp_float32_is_unchanged_after_a_bfloat16_detour(cpp_bf16_available, rn
     assert not np.array_equal(before, detour)
 
 
+def _cpu_flags():
+    """The CPU's feature flags as Linux lists them, or None elsewhere."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return None
+
+
 def test_cpp_extension_functions(cpp_bf16_available):
     from fastmlp import _cpp
 
@@ -576,12 +652,62 @@ def test_cpp_extension_functions(cpp_bf16_available):
     with pytest.raises(ValueError, match="float32.*bfloat16|bfloat16.*float32"):
         _cpp.set_matmul_precision("float16")
     assert isinstance(_cpp.amx_available(), bool)
+    flags = _cpu_flags()
     for isa in CPP_ISAS:
         with configured("cpp", None, isa):
             engine = _cpp.bf16_matmul_engine()
-            want = "amx" if isa == "avx512" and _cpp.amx_available() else "emulated"
-            assert engine == want, isa
+            if isa != "avx512":
+                want = {"emulated"}
+            elif _cpp.amx_available():
+                want = {"amx"}
+            elif flags is None:  # no /proc/cpuinfo to ask
+                want = {"avx512_bf16", "emulated"}
+            else:
+                want = {"avx512_bf16" if "avx512_bf16" in flags else "emulated"}
+            assert engine in want, isa
             assert f"bf16_matmul_engine={engine}" in cpp.details()
+
+
+def test_emulated_bfloat16_warns_once(cpp_bf16_available, monkeypatch):
+    """Without AMX or AVX512-BF16 (the generic path has neither) bfloat16 is slower than
+    float32: asking for it says so, once per process; where the CPU has them it does not."""
+    import warnings
+
+    from fastmlp import _cpp
+    from fastmlp.backends import cpp as cpp_backend
+    from fastmlp.backends.bfloat16 import EmulatedBfloat16Warning
+
+    assert issubclass(EmulatedBfloat16Warning, UserWarning)
+    monkeypatch.setattr(cpp_backend, "_warned_emulated", False)
+    with configured("cpp", None, "generic"):
+        with pytest.warns(EmulatedBfloat16Warning, match="emulated .*slower than float32") as rec:
+            backends.set_matmul_precision("bfloat16")
+        assert rec[0].filename == __file__  # the caller's line, not one inside fastmlp
+        backends.set_matmul_precision("float32")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            backends.set_matmul_precision("bfloat16")  # said once already
+    backends.set_matmul_precision("float32")
+    monkeypatch.setattr(cpp_backend, "_warned_emulated", False)
+    if _cpp.bf16_matmul_engine() != "emulated":  # the best path here has bf16 instructions
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            backends.set_matmul_precision("bfloat16")
+
+
+def test_backends_command_says_when_bfloat16_is_emulated(cpp_bf16_available):
+    from fastmlp import _cpp
+
+    note = "bfloat16 matmuls are emulated on this CPU (ISA path generic"
+    r = run_cli("backends", env={"FASTMLP_ISA": "generic"})
+    assert r.returncode == 0, r.stderr
+    assert note in r.stdout
+    r = run_cli("backends")  # at the best ISA path (run_cli drops FASTMLP_ISA)
+    assert r.returncode == 0, r.stderr
+    best = next(isa for isa in ("avx512", "avx2", "generic") if _cpp.cpu_supports(isa))
+    with configured("cpp", None, best):
+        emulated = _cpp.bf16_matmul_engine() == "emulated"
+    assert ("bfloat16 matmuls are emulated" in r.stdout) == emulated
 
 
 # -- 4. the registry -----------------------------------------------------------------------

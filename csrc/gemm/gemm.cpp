@@ -4,21 +4,18 @@
 #include <limits>
 
 #include "gemm/bfloat16.h"
+#include "gemm/blocking.h"
 #include "gemm/pack_buffer.h"
 #include "runtime/isa.h"
 
 namespace fastmlp {
 namespace {
 
-// Below this many multiply-adds per thread, waking another thread costs more than it saves.
-constexpr double kMacsPerThread = 1 << 20;
 // Packing one element costs about as much as this many multiply-adds (for choosing splits).
 constexpr double kPackCost = 8.0;
 
 // Up to this many rows, a row-major op(A) is read in place rather than packed.
 constexpr i64 kInPlaceRows = 256;
-// Up to this many floats (32 KiB), a row-major op(B) is read in place rather than packed.
-constexpr i64 kInPlaceBFloats = 8192;
 
 thread_local PackBuffer t_packed_a, t_packed_b;
 
@@ -56,10 +53,13 @@ void scale_block(const GemmProblem& p, const Block& blk, const Epilogue* epi) {
 
 // The GotoBLAS loops over one block of C: for each nc-wide column block and kc-deep slice
 // pack op(B) once (kept in L2), then pack op(A) mc rows at a time (or read it in place)
-// and run the macro-kernel. With `round_bf16` the packed float32 panels are rounded to
-// bfloat16 values (matmul precision bfloat16 without AMX).
+// and run the macro-kernel, all in blocks sized from the caches (gemm/blocking.h). With
+// `round_bf16` the packed float32 panels are rounded to bfloat16 values (the emulated
+// bfloat16 engine).
 void gemm_block(const GemmProblem& p, const GemmKernels& kr, const Ops& ops, const Block& blk,
                 bool round_bf16) {
+  const CacheSizes caches = cache_sizes();
+  GemmBlocking bs = derive_blocking(caches, kr.mr, kr.nr, kr.elem_bytes, kr.k_align);
   if (blk.m0 >= blk.m1 || blk.n0 >= blk.n1) return;
   Epilogue epi = p.epilogue;
   epi.c = p.c;
@@ -70,15 +70,17 @@ void gemm_block(const GemmProblem& p, const GemmKernels& kr, const Ops& ops, con
 
   // Equal kc slices (fixed by k alone, so every thread sums in the same order), whole
   // multiples of k_align but the last, so no more than one slice is padded.
-  const i64 kc = std::min<i64>(
-      kr.kc, ceil_div(ceil_div(p.k, ceil_div(p.k, kr.kc)), kr.k_align) * kr.k_align);
-  const i64 mc_max = std::min<i64>(kr.mc, blk.m1 - blk.m0);
-  const i64 nc_max = std::min<i64>(kr.nc, blk.n1 - blk.n0);
+  const i64 kc =
+      std::min(bs.kc, ceil_div(ceil_div(p.k, ceil_div(p.k, bs.kc)), kr.k_align) * kr.k_align);
+  bs = derive_blocking(caches, kr.mr, kr.nr, kr.elem_bytes, kr.k_align, kc);
+  const i64 mc_max = std::min(bs.mc, blk.m1 - blk.m0);
+  const i64 nc_max = std::min(bs.nc, blk.n1 - blk.n0);
   // A row-major op(B) is read in place when packing it cannot pay off: a single row panel
-  // reads each element once, and a B of a few KiB stays in L1 unpacked (thin-K products).
+  // reads each element once, and a B well inside L1 stays there unpacked (thin products).
   const bool read_b_in_place =
       kr.macro_rowmajor_b && !p.trans_b && !round_bf16 &&
-      (blk.m1 - blk.m0 <= kr.mr || p.k * (blk.n1 - blk.n0) <= kInPlaceBFloats);
+      (blk.m1 - blk.m0 <= kr.mr ||
+       p.k * (blk.n1 - blk.n0) * static_cast<i64>(sizeof(float)) <= bs.in_place_b_bytes);
   // Otherwise few rows of a row-major A are cheaper to read in place than to transpose
   // into panels (the packing would cost as much as a good part of the product). A
   // transposed A is always packed: read in place it would take a new line every k step,
@@ -93,8 +95,8 @@ void gemm_block(const GemmProblem& p, const GemmKernels& kr, const Ops& ops, con
                               : t_packed_b.get(static_cast<std::size_t>(
                                     ceil_div(nc_max, kr.nr) * kr.nr * kc_packed));
 
-  for (i64 jc = blk.n0; jc < blk.n1; jc += kr.nc) {
-    const i64 nc = std::min<i64>(kr.nc, blk.n1 - jc);
+  for (i64 jc = blk.n0; jc < blk.n1; jc += bs.nc) {
+    const i64 nc = std::min(bs.nc, blk.n1 - jc);
     for (i64 pc = 0; pc < p.k; pc += kc) {
       const i64 depth = std::min(kc, p.k - pc);
       const float* b = p.trans_b ? p.b + jc * p.ldb + pc : p.b + pc * p.ldb + jc;
@@ -104,8 +106,8 @@ void gemm_block(const GemmProblem& p, const GemmKernels& kr, const Ops& ops, con
       }
       const float beta = pc == 0 ? p.beta : 1.0f;  // later slices accumulate onto C
       const Epilogue* e = pc + depth == p.k ? final_epi : nullptr;
-      for (i64 ic = blk.m0; ic < blk.m1; ic += kr.mc) {
-        const i64 mc = std::min<i64>(kr.mc, blk.m1 - ic);
+      for (i64 ic = blk.m0; ic < blk.m1; ic += bs.mc) {
+        const i64 mc = std::min(bs.mc, blk.m1 - ic);
         const float* a = p.trans_a ? p.a + pc * p.lda + ic : p.a + ic * p.lda + pc;
         float* c = p.c + ic * p.ldc + jc;
         if (read_a_in_place) {
@@ -125,10 +127,24 @@ void gemm_block(const GemmProblem& p, const GemmKernels& kr, const Ops& ops, con
 
 }  // namespace
 
+GemmPlan gemm_plan() {
+  const GemmKernels& kr = active_gemm_path().kernels;
+  GemmPlan plan;
+  plan.caches = cache_sizes();
+  plan.blocking = derive_blocking(plan.caches, kr.mr, kr.nr, kr.elem_bytes, kr.k_align);
+  plan.mr = kr.mr;
+  plan.nr = kr.nr;
+  return plan;
+}
+
+double gemm_macs_per_thread() {  // set by the L2 alone: any tile gives the same value
+  return derive_blocking(cache_sizes(), 1, 1, 4, 1).macs_per_thread;
+}
+
 int gemm_threads(i64 m, i64 n, i64 k, int limit) {
   const double macs = static_cast<double>(m) * static_cast<double>(n) *
                       static_cast<double>(std::max<i64>(k, 1));
-  return threads_for(macs, kMacsPerThread, limit);
+  return threads_for(macs, gemm_macs_per_thread(), limit);
 }
 
 void gemm(const GemmProblem& p, const Team& team, int first) {

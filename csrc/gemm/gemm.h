@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 
+#include "gemm/blocking.h"
 #include "gemm/epilogue.h"
 #include "runtime/team.h"
 
@@ -23,7 +24,17 @@ struct GemmProblem {
   Epilogue epilogue;  // applied to every tile of C once it is final
 };
 
+// The blocking GEMMs use now (active ISA path and matmul precision), with its register
+// tile, for display.
+struct GemmPlan {
+  CacheSizes caches;
+  GemmBlocking blocking;
+  int mr = 0, nr = 0;
+};
+GemmPlan gemm_plan();
+
 // Threads worth using for an m x n x k product, at most `limit`.
+double gemm_macs_per_thread();  // the smallest share worth a thread (from the caches)
 int gemm_threads(std::int64_t m, std::int64_t n, std::int64_t k, int limit);
 
 // This thread's share of the product, inside a running team (call from every member);

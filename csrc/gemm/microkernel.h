@@ -1,5 +1,6 @@
 // What each ISA's GEMM translation unit provides (microkernel_<isa>.cpp): its register
-// tile, cache blocking, packing routines and the macro-kernel around its microkernel.
+// tile, packing routines and the macro-kernel around its microkernel. The cache blocking
+// is derived from the tile and the CPU's caches at run time (gemm/blocking.h).
 //
 // Packed layouts (BLIS): op(A) in panels of MR rows, each panel k-major (MR floats per k);
 // op(B) in panels of NR columns, each k-major (NR floats per k); partial panels are
@@ -13,7 +14,7 @@ namespace fastmlp {
 
 struct GemmKernels {
   int mr, nr;  // register tile of C
-  int mc, kc, nc;  // cache blocks: A block mc x kc, B block kc x nc (kept in L2)
+  int elem_bytes;  // bytes per element of a packed panel (4: float32, 2: bfloat16)
   // op(A)[rows x depth] at a (op(A)(i,p) = trans ? a[p*lda+i] : a[i*lda+p]) -> dst
   void (*pack_a)(const float* a, std::int64_t lda, bool trans, std::int64_t rows,
                  std::int64_t depth, float* dst);
@@ -48,5 +49,7 @@ const GemmKernels& gemm_kernels_avx2();
 const GemmKernels& gemm_kernels_generic();
 // bfloat16 GEMM on AMX tiles (microkernel_amx.cpp); call only when amx_available().
 const GemmKernels& gemm_kernels_amx();
+// bfloat16 GEMM with VDPBF16PS (microkernel_avx512_bf16.cpp); only on CPUs with AVX512-BF16.
+const GemmKernels& gemm_kernels_avx512_bf16();
 
 }  // namespace fastmlp

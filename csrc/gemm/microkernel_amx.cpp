@@ -17,6 +17,7 @@
 #include <cstdint>
 
 #include "gemm/avx512_util.h"
+#include "gemm/bf16_convert.h"
 #include "gemm/microkernel.h"
 
 namespace fastmlp {
@@ -28,27 +29,6 @@ constexpr int MR = 32, NR = 32, KB = 32;  // C block, and the depth of one tile 
 constexpr int kTileElems = 16 * KB;       // bf16 in one A or B tile
 
 i64 padded_depth(i64 depth) { return (depth + KB - 1) / KB * KB; }
-
-__m512i as_int(__m512bh x) { return reinterpret_cast<__m512i>(x); }
-
-// 32 consecutive floats (the first n valid, the rest read as 0) as 32 bf16, in order.
-__m512i row_to_bf16(const float* src, i64 n) {
-  const __m512 lo = _mm512_maskz_loadu_ps(first_lanes(n), src);
-  const __m512 hi = _mm512_maskz_loadu_ps(first_lanes(n - 16), src + 16);
-  return as_int(_mm512_cvtne2ps_pbh(hi, lo));
-}
-
-// Two rows of 16 floats (lanes `valid`; a null row reads as 0) interleaved as bf16 pairs:
-// dword j = bf16(r0[j]) | bf16(r1[j]) << 16.
-__m512i pair_rows(const float* r0, const float* r1, __mmask16 valid) {
-  const __m512 x0 = r0 ? _mm512_maskz_loadu_ps(valid, r0) : _mm512_setzero_ps();
-  const __m512 x1 = r1 ? _mm512_maskz_loadu_ps(valid, r1) : _mm512_setzero_ps();
-  // words 0-15 are bf16(x0), words 16-31 bf16(x1); interleave them word by word
-  const __m512i interleave = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10,
-                                              25, 9, 24, 8, 23, 7, 22, 6, 21, 5, 20, 4, 19, 3,
-                                              18, 2, 17, 1, 16, 0);
-  return _mm512_permutexvar_epi16(interleave, as_int(_mm512_cvtne2ps_pbh(x1, x0)));
-}
 
 // Stores the 16 x 16 dword transpose of rows[] (row s lane j -> tile row j lane s).
 void store_transposed(const __m512i rows[16], bf16* tile) {
@@ -199,7 +179,7 @@ void macro(const float* pa_floats, const float* pb_floats, i64 mc, i64 nc, i64 d
 }  // namespace
 
 const GemmKernels& gemm_kernels_amx() {
-  static const GemmKernels k = {MR, NR, /*mc=*/128, /*kc=*/384, /*nc=*/512,
+  static const GemmKernels k = {MR, NR, /*elem_bytes=*/2,
                                 pack_a, pack_b, macro, /*macro_rowmajor_a=*/nullptr,
                                 /*k_align=*/KB};
   return k;

@@ -169,7 +169,7 @@ void macro_rowmajor_b(const float* pa, const float* b, i64 ldb, i64 mc, i64 nc, 
 }  // namespace
 
 const GemmKernels& gemm_kernels_avx512() {
-  static const GemmKernels k = {MR, NR, /*mc=*/192, /*kc=*/384, /*nc=*/768,
+  static const GemmKernels k = {MR, NR, /*elem_bytes=*/4,
                                 pack_a, pack_b, macro, macro_rowmajor_a, /*k_align=*/1,
                                 macro_rowmajor_b};
   return k;

@@ -41,7 +41,7 @@ void macro(const float* pa, const float* pb, i64 mc, i64 nc, i64 kc, float* c, i
 }  // namespace
 
 const GemmKernels& gemm_kernels_generic() {
-  static const GemmKernels k = {MR, NR, /*mc=*/128, /*kc=*/256, /*nc=*/1024,
+  static const GemmKernels k = {MR, NR, /*elem_bytes=*/4,
                                 pack_a_portable<MR>, pack_b_portable<NR>, macro,
                                 /*macro_rowmajor_a=*/nullptr};
   return k;

@@ -12,7 +12,7 @@ using i64 = std::int64_t;
 
 
 void bind_runtime(pybind11::module_& mod);      // runtime.cpp: ISA, threads, denormals, precision
-void bind_gemm(pybind11::module_& mod);         // gemm.cpp: gemm, dense_forward, bias_grad
+void bind_gemm(pybind11::module_& mod);         // gemm.cpp: gemm, dense, blocking
 void bind_activations(pybind11::module_& mod);  // activations.cpp
 void bind_losses(pybind11::module_& mod);       // losses.cpp
 void bind_dropout(pybind11::module_& mod);      // dropout.cpp

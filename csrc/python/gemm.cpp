@@ -1,9 +1,12 @@
-// Bindings of the GEMM family: gemm, and the dense layer's dense_forward and bias_grad.
+// Bindings of the GEMM family: gemm, and the dense layer's dense_forward and bias_grad; and
+// what describes the GEMM: the caches it sees and the blocking it derives from them (shown by
+// `fastmlp backends`), and, for tests, the blocking derivation itself and a cache override.
 #include <pybind11/numpy.h>
 
 #include <optional>
 #include <string>
 
+#include "gemm/blocking.h"
 #include "gemm/dense.h"
 #include "gemm/gemm.h"
 #include "python/bindings.h"
@@ -70,6 +73,38 @@ void bias_grad_binding(py::handle grad_obj, py::handle out_obj) {
   bias_grad(checks::pointer<float>(grad), rows, cols, checks::pointer<float>(out));
 }
 
+py::dict blocking_dict(const GemmBlocking& b) {
+  py::dict d;
+  d["mc"] = b.mc;
+  d["kc"] = b.kc;
+  d["nc"] = b.nc;
+  d["in_place_b_bytes"] = b.in_place_b_bytes;
+  d["macs_per_thread"] = b.macs_per_thread;
+  return d;
+}
+
+py::dict gemm_blocking_binding() {
+  const GemmPlan plan = gemm_plan();
+  py::dict d = blocking_dict(plan.blocking);
+  d["mr"] = plan.mr;
+  d["nr"] = plan.nr;
+  d["l1d"] = plan.caches.l1d;
+  d["l2"] = plan.caches.l2;
+  d["l3"] = plan.caches.l3;
+  d["l3_sharing"] = plan.caches.l3_sharing;
+  d["cache_source"] = std::string(plan.caches.source);
+  return d;
+}
+
+py::dict derive_gemm_blocking_binding(i64 l1d, i64 l2, i64 l3, int mr, int nr, int elem_bytes,
+                                      int k_align, i64 slice_depth) {
+  if (mr < 1 || nr < 1 || elem_bytes < 1 || k_align < 1)
+    throw py::value_error("mr, nr, elem_bytes and k_align must be >= 1");
+  CacheSizes c;
+  c.l1d = l1d, c.l2 = l2, c.l3 = l3;
+  return blocking_dict(derive_blocking(c, mr, nr, elem_bytes, k_align, slice_depth));
+}
+
 }  // namespace
 
 void bind_gemm(py::module_& mod) {
@@ -84,6 +119,17 @@ void bind_gemm(py::module_& mod) {
           "pre-activation goes to pre when given");
   mod.def("bias_grad", &bias_grad_binding, py::arg("grad"), py::arg("out"),
           "out = grad.sum(axis=0), rows added in order");
+  mod.def("gemm_blocking", &gemm_blocking_binding,
+          "The caches the GEMM sees (bytes; where they came from) and the register tile and cache "
+          "blocking it uses under the active ISA path and matmul precision");
+  mod.def("derive_gemm_blocking", &derive_gemm_blocking_binding, py::arg("l1d"), py::arg("l2"),
+          py::arg("l3"), py::arg("mr"), py::arg("nr"), py::arg("elem_bytes") = 4,
+          py::arg("k_align") = 1, py::arg("slice_depth") = 0,
+          "The blocking for these cache sizes (bytes; 0 = unknown) and register tile; mc and nc "
+          "for slices slice_depth deep when > 0");
+  mod.def("set_gemm_cache_sizes", &set_cache_sizes_override, py::arg("l1d"), py::arg("l2"),
+          py::arg("l3"),
+          "For tests: block GEMMs as if the caches had these sizes (all 0: the CPU's own)");
 }
 
 }  // namespace fastmlp::python

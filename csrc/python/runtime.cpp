@@ -24,8 +24,12 @@ void bind_runtime(py::module_& mod) {
           "float32, or bfloat16: GEMM operands rounded to bfloat16, sums in float32");
   mod.def("amx_available", &amx_available,
           "Whether the CPU has AMX bfloat16 tiles and the OS lets this process use them");
-  mod.def("bf16_matmul_engine", [] { return std::string(bf16_gemm_on_amx() ? "amx" : "emulated"); },
-          "How bfloat16 GEMMs run under the active ISA: amx, or emulated (rounded float32)");
+  mod.def("bf16_matmul_engine", [] { return std::string(bf16_engine_name(bf16_engine())); },
+          "How bfloat16 GEMMs run under the active ISA: amx, avx512_bf16 (VDPBF16PS), or "
+          "emulated (float32 panels rounded to bfloat16: slower than float32)");
+  mod.def("force_bf16_matmul_engine", &force_bf16_engine, py::arg("name"),
+          "For tests: bfloat16 GEMMs on this engine (amx, avx512_bf16, emulated) whatever the "
+          "ISA path, '' for the best; ValueError if this CPU lacks it");
   mod.def("num_threads", &num_threads, "Threads a kernel may use (OpenMP's max threads)");
   mod.def("set_num_threads", &set_num_threads, py::arg("n"),
           "Set the threads a kernel may use (n >= 1)");

@@ -95,6 +95,56 @@ bool amx_available() {
 
 bool bf16_gemm_on_amx() { return active_isa() == Isa::avx512 && amx_available(); }
 
+namespace {
+
+bool cpu_has_avx512_bf16() {
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16") != 0;
+  }();
+  return has;
+}
+
+bool g_engine_forced = false;
+Bf16Engine g_forced_engine = Bf16Engine::emulated;
+
+}  // namespace
+
+Bf16Engine bf16_engine() {
+  if (g_engine_forced) return g_forced_engine;
+  if (bf16_gemm_on_amx()) return Bf16Engine::amx;
+  if (active_isa() == Isa::avx512 && cpu_has_avx512_bf16()) return Bf16Engine::avx512_bf16;
+  return Bf16Engine::emulated;
+}
+
+void force_bf16_engine(const std::string& name) {
+  if (name.empty()) {
+    g_engine_forced = false;
+    return;
+  }
+  Bf16Engine want;
+  if (name == "amx" && amx_available())
+    want = Bf16Engine::amx;
+  else if (name == "avx512_bf16" && cpu_supports(Isa::avx512) && cpu_has_avx512_bf16())
+    want = Bf16Engine::avx512_bf16;
+  else if (name == "emulated")
+    want = Bf16Engine::emulated;
+  else
+    throw std::invalid_argument("bfloat16 engine '" + name +
+                                "' is unknown or not on this CPU; expected one of amx, "
+                                "avx512_bf16, emulated (or '' for the best)");
+  g_forced_engine = want;
+  g_engine_forced = true;
+}
+
+const char* bf16_engine_name(Bf16Engine engine) {
+  switch (engine) {
+    case Bf16Engine::amx: return "amx";
+    case Bf16Engine::avx512_bf16: return "avx512_bf16";
+    default: return "emulated";
+  }
+}
+
 const GemmKernels& gemm_kernels_for(Isa isa) {
   switch (isa) {
     case Isa::avx512: return gemm_kernels_avx512();
@@ -113,9 +163,14 @@ const Ops& ops_for(Isa isa) {
 
 GemmPath active_gemm_path() {
   const Isa isa = active_isa();
-  const bool bf16 = matmul_precision() == MatmulPrecision::bfloat16;
-  const bool amx = bf16 && bf16_gemm_on_amx();
-  return {amx ? gemm_kernels_amx() : gemm_kernels_for(isa), ops_for(isa), bf16 && !amx};
+  if (matmul_precision() == MatmulPrecision::bfloat16) {
+    switch (bf16_engine()) {
+      case Bf16Engine::amx: return {gemm_kernels_amx(), ops_for(isa), false};
+      case Bf16Engine::avx512_bf16: return {gemm_kernels_avx512_bf16(), ops_for(isa), false};
+      case Bf16Engine::emulated: return {gemm_kernels_for(isa), ops_for(isa), true};
+    }
+  }
+  return {gemm_kernels_for(isa), ops_for(isa), false};
 }
 
 }  // namespace fastmlp

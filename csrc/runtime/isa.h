@@ -25,17 +25,26 @@ Isa parse_isa(const std::string& name);
 // Whether this CPU has AMX bfloat16 tiles (with AVX512-BF16) and the OS lets this process
 // use them (Linux grants the tile state on request, kernel 5.16 and newer).
 bool amx_available();
-// Whether bfloat16 GEMMs run on AMX tiles under the active ISA path; otherwise they are
-// emulated (float32 panels rounded to bfloat16 values, then the float32 microkernel).
+// Whether bfloat16 GEMMs run on AMX tiles under the active ISA path.
 bool bf16_gemm_on_amx();
+
+// How bfloat16 GEMMs (matmul precision bfloat16) run under the active ISA path, best
+// first: on AMX tiles, with AVX512-BF16's VDPBF16PS (avx512 path), or emulated - float32
+// panels rounded to bfloat16 values, then the float32 microkernel (slower than float32).
+enum class Bf16Engine { amx, avx512_bf16, emulated };
+Bf16Engine bf16_engine();
+const char* bf16_engine_name(Bf16Engine engine);  // "amx", "avx512_bf16", "emulated"
+// For tests: run bfloat16 GEMMs on engine `name` whatever the ISA path ("" for the best);
+// std::invalid_argument if unknown or this CPU lacks it. Not while a GEMM runs.
+void force_bf16_engine(const std::string& name);
 
 const GemmKernels& gemm_kernels_for(Isa isa);
 const Ops& ops_for(Isa isa);
 inline const Ops& active_ops() { return ops_for(active_isa()); }
 
-// The GEMM kernels for the active ISA path and matmul precision: the AMX tiles for
-// bfloat16 where they run, else the path's float32 microkernels, whose packed panels are
-// rounded to bfloat16 values when the precision is bfloat16 (round_bf16).
+// The GEMM kernels for the active ISA path and matmul precision: for bfloat16 those of
+// bf16_engine() - AMX tiles, VDPBF16PS, or the path's float32 microkernels with their
+// packed panels rounded to bfloat16 values (round_bf16, the emulated engine).
 struct GemmPath {
   const GemmKernels& kernels;
   const Ops& ops;

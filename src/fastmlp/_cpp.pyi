@@ -128,7 +128,7 @@ def batch_norm_inference(
 ) -> None: ...
 
 def bf16_matmul_engine() -> str:
-    """How bfloat16 GEMMs run under the active ISA: amx, or emulated (rounded float32)"""
+    """How bfloat16 GEMMs run under the active ISA: amx, avx512_bf16 (VDPBF16PS), or emulated (float32 panels rounded to bfloat16: slower than float32)"""
 
 def bias_grad(grad: _F32, out: _F32) -> None: ...
 
@@ -143,9 +143,24 @@ def dense_forward(
     pre: _F32 | None = ...,
 ) -> None: ...
 
+def derive_gemm_blocking(
+    l1d: int,
+    l2: int,
+    l3: int,
+    mr: int,
+    nr: int,
+    elem_bytes: int = ...,
+    k_align: int = ...,
+    slice_depth: int = ...,
+) -> dict[str, int | float]:
+    """The blocking for these cache sizes (bytes; 0 = unknown) and register tile; mc and nc for slices slice_depth deep when > 0"""
+
 def dropout(x: _F32, noise: _F32, p: float, out: _F32) -> None: ...
 
 def flush_denormals() -> bool: ...
+
+def force_bf16_matmul_engine(name: str) -> None:
+    """For tests: bfloat16 GEMMs on this engine (amx, avx512_bf16, emulated) whatever the ISA path, '' for the best; ValueError if this CPU lacks it"""
 
 def forward_backward(network: Network, x: _F32, labels: NDArray[np.int64]) -> float: ...
 
@@ -158,6 +173,9 @@ def gemm(
     alpha: float = ...,
     beta: float = ...,
 ) -> None: ...
+
+def gemm_blocking() -> dict[str, int | float | str]:
+    """The caches the GEMM sees (bytes; where they came from) and the register tile and cache blocking it uses under the active ISA path and matmul precision"""
 
 def isa() -> str:
     """ISA of the kernels in use: avx512, avx2 or generic"""
@@ -182,6 +200,9 @@ def rmsprop_step(
 ) -> None: ...
 
 def set_flush_denormals(on: bool) -> None: ...
+
+def set_gemm_cache_sizes(l1d: int, l2: int, l3: int) -> None:
+    """For tests: block GEMMs as if the caches had these sizes (all 0: the CPU's own)"""
 
 def set_isa(name: str) -> None:
     """Use a lower ISA path (for testing); ValueError if the CPU lacks it"""

@@ -283,6 +283,8 @@ def cmd_backends(args):
         native = backend.native_kernels()
         fallback = [k for k in _backends.KERNELS if k not in native]
         print(f"{name}{mark}: loads [{backend.details()}]")
+        for line in backend.detail_lines():
+            print(f"  {line}")
         print(f"  native:   {', '.join(native) or '-'}")
         print(f"  fallback: {', '.join(fallback) or '-'} (NumPy)")
     return 0

@@ -154,6 +154,10 @@ class Backend:
         """One line about the implementation, for `fastmlp backends`."""
         return f"matmul={self.matmul_precision}"
 
+    def detail_lines(self):
+        """Further lines for `fastmlp backends` (e.g. how the GEMM is blocked); none here."""
+        return []
+
     def __repr__(self):
         return f"<fastmlp backend {self.name!r}>"
 

@@ -31,6 +31,12 @@ _ONE = np.uint32(1)
 _SHIFT = np.uint32(16)
 
 
+class EmulatedBfloat16Warning(UserWarning):
+    """bfloat16 matmuls were asked for where the CPU (or the forced ISA path) has neither AMX
+    tiles nor AVX512-BF16: they are emulated by rounding float32 operands, which is slower
+    than float32 matmuls, not faster."""
+
+
 def check_matmul_precision(name, what="matmul precision"):
     """The canonical name of matmul precision `name`; ValueError naming the allowed ones.
 

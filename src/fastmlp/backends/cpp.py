@@ -14,19 +14,28 @@ Matmul precision: both "float32" and "bfloat16" (see :class:`fastmlp.backends.ba
 The setting lives in the extension (`_cpp.set_matmul_precision`, `_cpp.matmul_precision`) and
 applies to all its GEMMs, those inside forward_backward and adam_train_steps included. The
 bfloat16 GEMM uses AMX tiles when the active ISA is avx512 and the CPU and OS offer them,
-else it rounds the packed float32 panels to bfloat16 values and runs the float32
-microkernel (`_cpp.bf16_matmul_engine()` says which). float64 falls back to the NumPy
+else AVX512-BF16's VDPBF16PS where the CPU has it, else it rounds the packed float32
+panels to bfloat16 values and runs the float32 microkernel (`_cpp.bf16_matmul_engine()`
+says which); that emulation is slower than float32, and asking for it warns once
+(:class:`~fastmlp.backends.bfloat16.EmulatedBfloat16Warning`).
+
+The GEMM's cache blocking is derived from the CPU's cache sizes at run time
+(`_cpp.gemm_blocking()`; `fastmlp backends` shows it). float64 falls back to the NumPy
 kernels of the base class, which never round float64.
 """
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
+import warnings
 
 import numpy as np
 
 from ..hyperparameters import check_adam_hyperparameters
 from . import validation as check
 from .base import Backend
+from .bfloat16 import EmulatedBfloat16Warning
 
 try:
     from .. import _cpp
@@ -36,6 +45,28 @@ except ImportError as exc:  # pragma: no cover - depends on how the package was 
         "`pip install .` (needs a C++17 compiler with OpenMP) to build it") from exc
 
 _FLOAT32 = np.dtype(np.float32)
+_EMULATED_NOTE = ("bfloat16 matmuls are emulated on this CPU (ISA path {isa}: no AMX or "
+                  "AVX512-BF16): float32 operands are rounded to bfloat16, which is slower "
+                  "than float32 matmuls")
+_warned_emulated = False
+
+
+def _warn_once_if_emulated():
+    global _warned_emulated
+    if _warned_emulated or _cpp.bf16_matmul_engine() != "emulated":
+        return
+    _warned_emulated = True
+    # point at the user's line, however deep inside fastmlp the setting was made
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    level, frame = 2, sys._getframe(1)  # stacklevel 2: our caller
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(_EMULATED_NOTE.format(isa=_cpp.isa()), EmulatedBfloat16Warning,
+                  stacklevel=level)
+
+
+def _kib(n):
+    return f"{n // 1024} KiB" if n else "unknown"
 
 
 @contextlib.contextmanager
@@ -75,6 +106,8 @@ class CppBackend(Backend):
 
     def _set_matmul_precision(self, name):
         _cpp.set_matmul_precision(name)
+        if name == "bfloat16":
+            _warn_once_if_emulated()
 
     # -- per-step kernels: checked in C++ first, worded by validation.py ---------------
     # On float32 these call the extension directly: its memory-safety checks are all a
@@ -193,3 +226,15 @@ class CppBackend(Backend):
         return (f"isa={_cpp.isa()}, threads={_cpp.num_threads()}, "
                 f"flush_denormals={_cpp.flush_denormals()}, "
                 f"matmul={self.matmul_precision}, bf16_matmul_engine={_cpp.bf16_matmul_engine()}")
+
+    def detail_lines(self):
+        b = _cpp.gemm_blocking()
+        lines = [f"gemm caches ({b['cache_source']}): L1d {_kib(b['l1d'])}, L2 {_kib(b['l2'])}, "
+                 f"L3 {_kib(b['l3'])} shared by {b['l3_sharing']} CPUs",
+                 f"gemm blocking ({self.matmul_precision}): tile {b['mr']}x{b['nr']}, "
+                 f"mc={b['mc']} kc={b['kc']} nc={b['nc']}, row-major B read in place up to "
+                 f"{_kib(b['in_place_b_bytes'])}, >= {b['macs_per_thread']:.0f} multiply-adds "
+                 "per thread"]
+        if _cpp.bf16_matmul_engine() == "emulated":
+            lines.append(_EMULATED_NOTE.format(isa=_cpp.isa()))
+        return lines

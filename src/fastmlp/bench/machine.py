@@ -90,9 +90,9 @@ def torch_module():
 
 
 def bf16_matmul_engine():
-    """How the cpp backend computes bfloat16 GEMMs: "amx" (AMX tiles) or "emulated"
-    (operands rounded to bfloat16 values, float32 microkernel); None when fastmlp._cpp is
-    not importable."""
+    """How the cpp backend computes bfloat16 GEMMs: "amx" (AMX tiles), "avx512_bf16"
+    (VDPBF16PS) or "emulated" (operands rounded to bfloat16 values, float32 microkernel);
+    None when fastmlp._cpp is not importable."""
     try:
         from .. import _cpp
     except ImportError:
