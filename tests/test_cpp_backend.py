@@ -291,7 +291,7 @@ def _net_step(rng, sizes, n, activation):
     bg = [np.empty_like(b) for b in bs]
     acts = [np.empty((n, o), np.float32) for _, o in layers]
     grads = [np.empty((n, o), np.float32) for _, o in layers]
-    loss = _cpp.forward_backward(x, y, ws, bs, wg, bg, acts, grads, activation)
+    loss = flat_calls.binding_forward_backward(x, y, ws, bs, wg, bg, acts, grads, activation)
     return [np.float64(loss)] + wg + bg + acts
 
 
@@ -315,7 +315,8 @@ def test_forward_backward_matches_the_kernel_sequence(config, oracle, activation
     x = rand(rng, (n, sizes[0]))
     y = rng.integers(0, sizes[-1], n).astype(np.int64)
     runs = []
-    for fb in (_cpp.forward_backward, functools.partial(flat_calls.forward_backward, oracle)):
+    for fb in (flat_calls.binding_forward_backward,
+               functools.partial(flat_calls.forward_backward, oracle)):
         wg, bg = [np.full_like(w, np.nan) for w in ws], [np.full_like(b, np.nan) for b in bs]
         acts = [np.full((n, o), np.nan, np.float32) for _, o in layers]
         grads = [np.full((n, o), np.nan, np.float32) for _, o in layers]
@@ -387,6 +388,10 @@ def _gemm_args(**kw):
 
 
 shared = _f32(6, 6)
+# hyperparameter ranges are Python's rules (fastmlp.hyperparameters): those cases call the
+# cpp backend's public kernel; the others call the binding, which checks what memory safety
+# needs (dtype, contiguity, shapes, overlap, index ranges)
+CPP = backends.get_backend("cpp")
 BAD_CALLS = {
     # name: (call, exception, the argument the message must name)
     "gemm a float64": (lambda: _cpp.gemm(**_gemm_args(a=np.ones((3, 4)))), TypeError, "a"),
@@ -437,10 +442,10 @@ BAD_CALLS = {
     "adam param is m": (lambda: (lambda s: _cpp.adam_step(s, _f32(4), s, _f32(4), 1e-3, 0.9, 0.999, 1e-8, 1))(_f32(4)), ValueError, "param"),
     "adam step 0": (lambda: _cpp.adam_step(_f32(4), _f32(4), _f32(4), _f32(4), 1e-3, 0.9, 0.999, 1e-8, 0), ValueError, "step"),
     "adam step 1.5": (lambda: _cpp.adam_step(_f32(4), _f32(4), _f32(4), _f32(4), 1e-3, 0.9, 0.999, 1e-8, 1.5), ValueError, "step"),
-    "adam lr nan": (lambda: _cpp.adam_step(_f32(4), _f32(4), _f32(4), _f32(4), float("nan"), 0.9, 0.999, 1e-8, 1), ValueError, "lr"),
-    "adam beta2 1": (lambda: _cpp.adam_step(_f32(4), _f32(4), _f32(4), _f32(4), 1e-3, 0.9, 1.0, 1e-8, 1), ValueError, "beta2"),
-    "adam eps 0": (lambda: _cpp.adam_step(_f32(4), _f32(4), _f32(4), _f32(4), 1e-3, 0.9, 0.999, 0.0, 1), ValueError, "eps"),
-    "adam weight_decay": (lambda: _cpp.adam_step(_f32(4), _f32(4), _f32(4), _f32(4), 1e-3, 0.9, 0.999, 1e-8, 1, -1.0), ValueError, "weight_decay"),
+    "adam lr nan": (lambda: CPP.adam_step(_f32(4), _f32(4), _f32(4), _f32(4), float("nan"), 0.9, 0.999, 1e-8, 1), ValueError, "lr"),
+    "adam beta2 1": (lambda: CPP.adam_step(_f32(4), _f32(4), _f32(4), _f32(4), 1e-3, 0.9, 1.0, 1e-8, 1), ValueError, "beta2"),
+    "adam eps 0": (lambda: CPP.adam_step(_f32(4), _f32(4), _f32(4), _f32(4), 1e-3, 0.9, 0.999, 0.0, 1), ValueError, "eps"),
+    "adam weight_decay": (lambda: CPP.adam_step(_f32(4), _f32(4), _f32(4), _f32(4), 1e-3, 0.9, 0.999, 1e-8, 1, -1.0), ValueError, "weight_decay"),
 }
 
 
@@ -497,7 +502,7 @@ BAD_NETS = {
 def test_forward_backward_bad_arguments(case, entry):
     changes, exc, name = BAD_NETS[case]
     net = _bad_net(**changes)
-    call = (_cpp.forward_backward if entry == "binding"
+    call = (flat_calls.binding_forward_backward if entry == "binding"
             else functools.partial(flat_calls.forward_backward, backends.get_backend("cpp")))
     with pytest.raises(exc, match=rf"(^|\W){name}(\W|$)"):
         call(**net)
@@ -507,11 +512,76 @@ def test_forward_backward_rejects_overlapping_buffers():
     net = _net()
     net["grads"][0] = net["acts"][0]  # written twice
     with pytest.raises(ValueError, match=r"(acts|grads)\[0\] must not overlap (acts|grads)\[0\]"):
-        _cpp.forward_backward(**net)
+        flat_calls.binding_forward_backward(**net)
     net = _net()
     net["acts"][1] = net["weight_grads"][0].reshape(-1)[:12].reshape(4, 3)
     with pytest.raises(ValueError, match="must not overlap"):
-        _cpp.forward_backward(**net)
+        flat_calls.binding_forward_backward(**net)
+
+
+def test_a_network_keeps_its_arrays_and_runs_on_the_first_rows_of_its_workspaces():
+    rng = np.random.default_rng(3)
+    net = {k: ([rand(rng, a.shape) for a in v] if isinstance(v, list) else v)
+           for k, v in _net().items()}
+    x, labels = rand(rng, (4, 6)), np.array([0, 2, 1, 2])
+
+    def fresh(n):  # the same network, with workspaces of n rows
+        arrays = {k: ([a[:n].copy() if k in ("acts", "grads") else a.copy() for a in v]
+                      if isinstance(v, list) else v) for k, v in net.items()}
+        return flat_calls.binding_forward_backward(x[:n], labels[:n], **{
+            k: v for k, v in arrays.items() if k not in ("x", "labels")})
+
+    want = {n: fresh(n) for n in (3, 4)}
+    network = _cpp.Network(**{k: v for k, v in net.items() if k not in ("x", "labels")},
+                           batch_size=4)
+    del net  # the Network holds the only references to its arrays now
+    assert network.batch_size == 4 and network.layers == 2
+    assert _cpp.forward_backward(network, x[:3], labels[:3]) == want[3]
+    assert _cpp.forward_backward(network, x, labels) == want[4]
+    with pytest.raises(ValueError, match="x has 5 rows"):
+        _cpp.forward_backward(network, _f32(5, 6), np.zeros(5, np.int64))
+    with pytest.raises(ValueError, match="adam_train_steps needs"):
+        _cpp.adam_train_steps(network, x, labels, np.arange(4), 0, 1, 1e-3, 0.9, 0.999, 1e-8,
+                              0, 0.0, np.empty(1))
+
+
+def test_the_backend_builds_a_states_network_once(monkeypatch):
+    cpp = backends.get_backend("cpp")
+    net = _net()
+    x, labels = net.pop("x"), net.pop("labels")
+    state = backends.NetworkState(**net, batch_size=4)
+    built = []
+    monkeypatch.setattr(_cpp, "Network", lambda *a, **k: built.append(1) or Network(*a, **k))
+    first = cpp.forward_backward(x, labels, state)
+    assert cpp.forward_backward(x, labels, state) == first and built == [1]
+
+
+Network = _cpp.Network
+
+
+def _message(call):
+    with pytest.raises((TypeError, ValueError)) as info:
+        call()
+    return type(info.value), str(info.value)
+
+
+def test_the_cpp_backends_errors_are_worded_by_validation(oracle):
+    # the fast paths call the extension first; what it rejects, validation.py words
+    cpp = backends.get_backend("cpp")
+    net = _net()
+    x, labels = net.pop("x"), net.pop("labels")
+    state = backends.NetworkState(**net, batch_size=4)
+    p = np.zeros(5, np.float32)
+    calls = {
+        "forward_backward labels": lambda be: be.forward_backward(x, np.array([0, 1, 2, 3]), state),
+        "forward_backward x rows": lambda be: be.forward_backward(_f32(5, 6), np.zeros(5, np.int64), state),
+        "gemm out shape": lambda be: be.gemm(_f32(3, 4), _f32(4, 5), _f32(5, 3)),
+        "adam_step m shape": lambda be: be.adam_step(p, _f32(5), _f32(4), _f32(5), 1e-3, 0.9, 0.999, 1e-8, 1),
+        "adam_step beta2": lambda be: be.adam_step(p, _f32(5), _f32(5), _f32(5), 1e-3, 0.9, 1.0, 1e-8, 1),
+    }
+    for name, call in calls.items():
+        want = _message(lambda: call(oracle))
+        assert _message(lambda: call(cpp)) == want, name
 
 
 def test_float64_goes_through_the_checked_oracle(oracle):
@@ -677,7 +747,7 @@ def _bn_inf_args(n=4, f=3, **kw):
     return args
 
 
-def _opt_args(rule, **kw):
+def _opt_args(rule, via=_cpp, **kw):
     args = dict(param=_f32(5), grad=_f32(5))
     if rule == "sgd":
         args.update(buf=_f32(5), lr=0.1, momentum=0.9)
@@ -686,11 +756,11 @@ def _opt_args(rule, **kw):
     else:
         args.update(m=_f32(5), v=_f32(5), lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, step=1)
     args.update(kw)
-    return getattr(_cpp, f"{rule}_step"), args
+    return getattr(via, f"{rule}_step"), args
 
 
-def _opt(rule, **kw):
-    fn, args = _opt_args(rule, **kw)
+def _opt(rule, via=_cpp, **kw):
+    fn, args = _opt_args(rule, via, **kw)
     return lambda: fn(**args)
 
 
@@ -728,8 +798,8 @@ BAD_LAYER_CALLS = {
     "dropout out readonly": (lambda: _cpp.dropout(_f32(4), _f32(4), 0.5, _readonly(_f32(4))), ValueError, "out"),
     "dropout out is noise": (lambda: (lambda s: _cpp.dropout(_f32(4), s, 0.5, s))(_f32(4)), ValueError, "out"),
     "dropout shifted out": (lambda: _cpp.dropout(big[:8], _f32(8), 0.5, big[4:12]), ValueError, "out"),
-    "dropout p 1": (lambda: _cpp.dropout(_f32(4), _f32(4), 1.0, _f32(4)), ValueError, "dropout probability"),
-    "dropout p nan": (lambda: _cpp.dropout(_f32(4), _f32(4), float("nan"), _f32(4)), ValueError, "dropout probability"),
+    "dropout p 1": (lambda: CPP.dropout(_f32(4), _f32(4), 1.0, _f32(4)), ValueError, "dropout probability"),
+    "dropout p nan": (lambda: CPP.dropout(_f32(4), _f32(4), float("nan"), _f32(4)), ValueError, "dropout probability"),
     "bn x float64": (lambda: _cpp.batch_norm_forward(**_bn_args(x=np.ones((4, 3)))), TypeError, "x"),
     "bn x 1-D": (lambda: _cpp.batch_norm_forward(**_bn_args(x=_f32(12), out=_f32(12))), ValueError, "x"),
     "bn one row": (lambda: _cpp.batch_norm_forward(**_bn_args(n=1)), ValueError, "rows"),
@@ -743,15 +813,15 @@ BAD_LAYER_CALLS = {
     "bn mean is invstd": (lambda: (lambda s: _cpp.batch_norm_forward(**_bn_args(mean=s, invstd=s)))(_f32(3)), ValueError, "mean|invstd"),
     "bn out aliases x": (lambda: (lambda s: _cpp.batch_norm_forward(**_bn_args(x=s, out=s)))(_f32(4, 3)), ValueError, "out"),
     "bn running_mean in out": (lambda: (lambda s: _cpp.batch_norm_forward(**_bn_args(out=s[:12].reshape(4, 3), running_mean=s[10:13])))(_f32(16)), ValueError, "out|running_mean"),
-    "bn momentum": (lambda: _cpp.batch_norm_forward(**_bn_args(), momentum=1.5), ValueError, "momentum"),
-    "bn eps": (lambda: _cpp.batch_norm_forward(**_bn_args(), eps=0.0), ValueError, "eps"),
+    "bn momentum": (lambda: CPP.batch_norm_forward(**_bn_args(), momentum=1.5), ValueError, "momentum"),
+    "bn eps": (lambda: CPP.batch_norm_forward(**_bn_args(), eps=0.0), ValueError, "eps"),
     "bn_inf x strided": (lambda: _cpp.batch_norm_inference(**_bn_inf_args(x=_strided(4, 3))), ValueError, "x"),
     "bn_inf running_var shape": (lambda: _cpp.batch_norm_inference(**_bn_inf_args(running_var=_f32(4))), ValueError, "running_var"),
     "bn_inf gamma float64": (lambda: _cpp.batch_norm_inference(**_bn_inf_args(gamma=np.ones(3))), TypeError, "gamma"),
     "bn_inf out readonly": (lambda: _cpp.batch_norm_inference(**_bn_inf_args(out=_readonly(_f32(4, 3)))), ValueError, "out"),
     "bn_inf out is x": (lambda: (lambda s: _cpp.batch_norm_inference(**_bn_inf_args(x=s, out=s)))(_f32(4, 3)), ValueError, "out"),
     "bn_inf out over beta": (lambda: (lambda s: _cpp.batch_norm_inference(**_bn_inf_args(beta=s[:3], out=s.reshape(4, 3))))(_f32(12)), ValueError, "out"),
-    "bn_inf eps": (lambda: _cpp.batch_norm_inference(**_bn_inf_args(), eps=-1.0), ValueError, "eps"),
+    "bn_inf eps": (lambda: CPP.batch_norm_inference(**_bn_inf_args(), eps=-1.0), ValueError, "eps"),
     "bn_back grad float64": (lambda: _cpp.batch_norm_backward(**_bn_back_args(grad=np.ones((4, 3)))), TypeError, "grad"),
     "bn_back grad shape": (lambda: _cpp.batch_norm_backward(**_bn_back_args(grad=_f32(3, 4))), ValueError, "grad"),
     "bn_back grad_x readonly": (lambda: _cpp.batch_norm_backward(**_bn_back_args(grad_x=_readonly(_f32(4, 3)))), ValueError, "grad_x"),
@@ -772,27 +842,27 @@ BAD_LAYER_CALLS = {
     "sgd buf missing": (_opt("sgd", buf=None), ValueError, "buf"),
     "sgd buf is param": (lambda: (lambda s: _cpp.sgd_step(s, _f32(5), s, 0.1, 0.9))(_f32(5)), ValueError, "param|buf"),
     "sgd buf is grad": (lambda: (lambda s: _cpp.sgd_step(_f32(5), s, s, 0.1, 0.9))(_f32(5)), ValueError, "buf"),
-    "sgd lr": (_opt("sgd", lr=-1.0), ValueError, "lr"),
-    "sgd momentum": (_opt("sgd", momentum=1.0), ValueError, "momentum"),
-    "sgd nesterov": (_opt("sgd", momentum=0.0, nesterov=True), ValueError, "nesterov"),
-    "sgd weight_decay nan": (_opt("sgd", weight_decay=float("nan")), ValueError, "weight_decay"),
+    "sgd lr": (_opt("sgd", CPP, lr=-1.0), ValueError, "lr"),
+    "sgd momentum": (_opt("sgd", CPP, momentum=1.0), ValueError, "momentum"),
+    "sgd nesterov": (_opt("sgd", CPP, momentum=0.0, nesterov=True), ValueError, "nesterov"),
+    "sgd weight_decay nan": (_opt("sgd", CPP, weight_decay=float("nan")), ValueError, "weight_decay"),
     "rmsprop grad float64": (_opt("rmsprop", grad=np.ones(5)), TypeError, "grad"),
     "rmsprop square_avg shape": (_opt("rmsprop", square_avg=_f32(6)), ValueError, "square_avg"),
     "rmsprop square_avg readonly": (_opt("rmsprop", square_avg=_readonly(_f32(5))), ValueError, "square_avg"),
     "rmsprop square_avg is grad": (lambda: (lambda s: _cpp.rmsprop_step(_f32(5), s, s, None, 0.01))(_f32(5)), ValueError, "square_avg"),
     "rmsprop buf is square_avg": (lambda: (lambda s: _cpp.rmsprop_step(_f32(5), _f32(5), s, s, 0.01, momentum=0.5))(_f32(5)), ValueError, "square_avg|buf"),
     "rmsprop buf missing": (_opt("rmsprop", buf=None), ValueError, "buf"),
-    "rmsprop alpha": (_opt("rmsprop", alpha=1.0), ValueError, "alpha"),
-    "rmsprop eps": (_opt("rmsprop", eps=0.0), ValueError, "eps"),
-    "rmsprop momentum": (_opt("rmsprop", momentum=-0.5), ValueError, "momentum"),
+    "rmsprop alpha": (_opt("rmsprop", CPP, alpha=1.0), ValueError, "alpha"),
+    "rmsprop eps": (_opt("rmsprop", CPP, eps=0.0), ValueError, "eps"),
+    "rmsprop momentum": (_opt("rmsprop", CPP, momentum=-0.5), ValueError, "momentum"),
     "adamw m shape": (_opt("adamw", m=_f32(4)), ValueError, "m"),
     "adamw v readonly": (_opt("adamw", v=_readonly(_f32(5))), ValueError, "v"),
     "adamw v strided": (_opt("adamw", v=_strided(5)), ValueError, "v"),
     "adamw m is v": (lambda: (lambda s: _cpp.adamw_step(_f32(5), _f32(5), s, s, 1e-3, 0.9, 0.999, 1e-8, 1))(_f32(5)), ValueError, "m|v"),
     "adamw param over grad": (lambda: _cpp.adamw_step(big[:5], big[4:9], _f32(5), _f32(5), 1e-3, 0.9, 0.999, 1e-8, 1), ValueError, "param"),
     "adamw step 0": (_opt("adamw", step=0), ValueError, "step"),
-    "adamw beta1": (_opt("adamw", beta1=1.0), ValueError, "beta1"),
-    "adamw weight_decay": (_opt("adamw", weight_decay=-0.01), ValueError, "weight_decay"),
+    "adamw beta1": (_opt("adamw", CPP, beta1=1.0), ValueError, "beta1"),
+    "adamw weight_decay": (_opt("adamw", CPP, weight_decay=-0.01), ValueError, "weight_decay"),
 }
 
 

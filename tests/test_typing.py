@@ -19,10 +19,15 @@ def _stub_functions():
     tree = ast.parse((PACKAGE_DIR / "_cpp.pyi").read_text())
     result = {}
     for node in tree.body:
-        if isinstance(node, ast.FunctionDef):
-            args = node.args.args
-            defaults = [None] * (len(args) - len(node.args.defaults)) + node.args.defaults
-            result[node.name] = [(a.arg.lstrip("_"), d is not None) for a, d in zip(args, defaults)]
+        # a class stands for its constructor (`self` left out)
+        init = node if isinstance(node, ast.FunctionDef) else next(
+            (f for f in getattr(node, "body", ()) if isinstance(f, ast.FunctionDef)
+             and f.name == "__init__"), None)
+        if init is not None:
+            args = init.args.args
+            defaults = [None] * (len(args) - len(init.args.defaults)) + init.args.defaults
+            result[node.name] = [(a.arg.lstrip("_"), d is not None) for a, d in zip(args, defaults)
+                                 if init is node or a.arg != "self"]
     return result
 
 
@@ -31,10 +36,13 @@ def _binding_functions(module):
     for name in dir(module):
         if name.startswith("__"):
             continue
-        signature = getattr(module, name).__doc__.strip().splitlines()[0]
+        obj = getattr(module, name)
+        entry = obj.__init__ if isinstance(obj, type) else obj
+        signature = entry.__doc__.strip().splitlines()[0]
         params = re.match(r"\w+\((.*)\) -> ", signature).group(1)
         result[name] = [(p.split(":")[0].strip(), " = " in p)
-                        for p in re.split(r",\s*(?=\w+:)", params)] if params else []
+                        for p in re.split(r",\s*(?=\w+:)", params)
+                        if obj is entry or not p.startswith("self:")] if params else []
     return result
 
 

@@ -16,31 +16,28 @@ namespace {
 
 void activation_forward_binding(py::handle activation, py::handle x_obj, py::handle out_obj) {
   const Activation act = checks::activation(activation);
-  py::array x = checks::float32_array(x_obj, "x"), out = checks::float32_out(out_obj, "out");
-  checks::shape(out, "out", checks::shape_of(x));
+  py::array x = checks::expect_any_shape<float>(x_obj, "x");
+  py::array out = checks::expect<float>(out_obj, "out", checks::shape_of(x), true);
   // in place is fine; a shifted view of x would be overwritten before it is read
   if (out.data() != x.data()) checks::check_disjoint({{out, "out", true}, {x, "x", false}});
   const i64 count = x.size();
   py::gil_scoped_release release;
-  activation_forward(act, checks::data(x), checks::data(out), count);
+  activation_forward(act, checks::pointer<float>(x), checks::pointer<float>(out), count);
 }
 
 void activation_backward_binding(py::handle activation, py::handle grad_obj,
                                  py::handle out_act_obj, py::handle pre_obj, py::handle out_obj) {
   const Activation act = checks::activation(activation);
-  py::array grad = checks::float32_array(grad_obj, "grad");
-  py::array out = checks::float32_out(out_obj, "out");
+  py::array grad = checks::expect_any_shape<float>(grad_obj, "grad");
   const std::vector<i64> shape = checks::shape_of(grad);
-  checks::shape(out, "out", shape);
+  py::array out = checks::expect<float>(out_obj, "out", shape, true);
   std::optional<py::array> out_act, pre;
   if (!out_act_obj.is_none()) {
-    out_act = checks::float32_array(out_act_obj, "out_act");
-    checks::shape(*out_act, "out_act", shape);
+    out_act = checks::expect<float>(out_act_obj, "out_act", shape);
     checks::check_disjoint({{out, "out", true}, {*out_act, "out_act", false}});
   }
   if (!pre_obj.is_none()) {
-    pre = checks::float32_array(pre_obj, "pre");
-    checks::shape(*pre, "pre", shape);
+    pre = checks::expect<float>(pre_obj, "pre", shape);
     checks::check_disjoint({{out, "out", true}, {*pre, "pre", false}});
   }
   // sigmoid and tanh derivatives come from the output; relu-like ones from its sign
@@ -52,10 +49,10 @@ void activation_backward_binding(py::handle activation, py::handle grad_obj,
   // in place is fine; a shifted view of grad would be overwritten before it is read
   if (out.data() != grad.data())
     checks::check_disjoint({{out, "out", true}, {grad, "grad", false}});
-  const float* ref_data = ref ? checks::data(*ref) : nullptr;
+  const float* ref_data = ref ? checks::pointer<float>(*ref) : nullptr;
   const i64 count = grad.size();
   py::gil_scoped_release release;
-  activation_backward(act, checks::data(grad), ref_data, checks::data(out), count);
+  activation_backward(act, checks::pointer<float>(grad), ref_data, checks::pointer<float>(out), count);
 }
 
 }  // namespace

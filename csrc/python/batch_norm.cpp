@@ -25,22 +25,27 @@ struct FeatureArg {
 std::vector<py::array> feature_vectors(const py::array& x, std::initializer_list<FeatureArg> args) {
   std::vector<py::array> arrays;
   for (const FeatureArg& a : args)
-    arrays.push_back(checks::float32_array(a.obj, a.name, a.written));
-  checks::ndim(x, "x", 2);
-  const FeatureArg* arg = args.begin();
-  for (const py::array& v : arrays) checks::shape(v, (arg++)->name, {x.shape(1)});
+    arrays.push_back(checks::expect<float>(a.obj, a.name, {x.shape(1)}, a.written));
   return arrays;
 }
 
-void check_bn_eps(double eps) { checks::check_eps(eps, "batch norm eps"); }
+// x [N, F]; an array shaped like x (written when `written`).
+py::array rows_and_features(py::handle obj, const char* name) {
+  return checks::expect<float>(obj, name, {checks::kAnyExtent, checks::kAnyExtent});
+}
+
+py::array like(py::handle obj, const char* name, const py::array& x, bool written) {
+  return checks::expect<float>(obj, name, checks::shape_of(x), written);
+}
+
+// momentum and eps: Python's rules (fastmlp.hyperparameters); any value reads and writes
+// the same memory.
 
 void batch_norm_forward_binding(py::handle x_obj, py::handle gamma_obj, py::handle beta_obj,
                                 py::handle out_obj, py::handle mean_obj, py::handle invstd_obj,
                                 py::handle running_mean_obj, py::handle running_var_obj,
                                 double momentum, double eps) {
-  py::array x = checks::float32_array(x_obj, "x"), out = checks::float32_out(out_obj, "out");
-  checks::ndim(x, "x", 2);
-  checks::shape(out, "out", checks::shape_of(x));
+  py::array x = rows_and_features(x_obj, "x"), out = like(out_obj, "out", x, true);
   const i64 n = x.shape(0);
   if (n < 2)
     throw py::value_error("batch norm in training needs at least 2 rows per batch, got " +
@@ -53,50 +58,40 @@ void batch_norm_forward_binding(py::handle x_obj, py::handle gamma_obj, py::hand
   const py::array &gamma = v[0], &beta = v[1], &mean = v[2], &invstd = v[3], &rm = v[4],
                   &rv = v[5];
   const i64 f = x.shape(1);
-  if (!(momentum >= 0.0 && momentum <= 1.0))
-    throw py::value_error("batch norm momentum must be in [0, 1], got " +
-                          std::string(py::repr(py::float_(momentum))));
-  check_bn_eps(eps);
   checks::check_disjoint({{x, "x", false}, {gamma, "gamma", false}, {beta, "beta", false},
                           {out, "out", true}, {mean, "mean", true}, {invstd, "invstd", true},
                           {rm, "running_mean", true}, {rv, "running_var", true}});
   py::gil_scoped_release release;
-  batch_norm_forward(checks::data(x), checks::data(gamma), checks::data(beta), checks::data(out),
-                     checks::data(mean), checks::data(invstd), checks::data(rm), checks::data(rv),
+  batch_norm_forward(checks::pointer<float>(x), checks::pointer<float>(gamma), checks::pointer<float>(beta), checks::pointer<float>(out),
+                     checks::pointer<float>(mean), checks::pointer<float>(invstd), checks::pointer<float>(rm), checks::pointer<float>(rv),
                      n, f, momentum, eps);
 }
 
 void batch_norm_inference_binding(py::handle x_obj, py::handle gamma_obj, py::handle beta_obj,
                                   py::handle running_mean_obj, py::handle running_var_obj,
                                   py::handle out_obj, double eps) {
-  py::array x = checks::float32_array(x_obj, "x"), out = checks::float32_out(out_obj, "out");
-  checks::ndim(x, "x", 2);
-  checks::shape(out, "out", checks::shape_of(x));
+  py::array x = rows_and_features(x_obj, "x"), out = like(out_obj, "out", x, true);
   const std::vector<py::array> v =
       feature_vectors(x, {{gamma_obj, "gamma", false}, {beta_obj, "beta", false},
                           {running_mean_obj, "running_mean", false},
                           {running_var_obj, "running_var", false}});
   const py::array &gamma = v[0], &beta = v[1], &rm = v[2], &rv = v[3];
   const i64 f = x.shape(1);
-  check_bn_eps(eps);
   checks::check_disjoint({{out, "out", true}, {x, "x", false}, {gamma, "gamma", false},
                           {beta, "beta", false}, {rm, "running_mean", false},
                           {rv, "running_var", false}});
   const i64 n = x.shape(0);
   py::gil_scoped_release release;
-  batch_norm_inference(checks::data(x), checks::data(gamma), checks::data(beta),
-                       checks::data(rm), checks::data(rv), checks::data(out), n, f, eps);
+  batch_norm_inference(checks::pointer<float>(x), checks::pointer<float>(gamma), checks::pointer<float>(beta),
+                       checks::pointer<float>(rm), checks::pointer<float>(rv), checks::pointer<float>(out), n, f, eps);
 }
 
 void batch_norm_backward_binding(py::handle grad_obj, py::handle x_obj, py::handle gamma_obj,
                                  py::handle mean_obj, py::handle invstd_obj,
                                  py::handle grad_x_obj, py::handle grad_gamma_obj,
                                  py::handle grad_beta_obj) {
-  py::array grad = checks::float32_array(grad_obj, "grad"), x = checks::float32_array(x_obj, "x");
-  py::array grad_x = checks::float32_out(grad_x_obj, "grad_x");
-  checks::ndim(x, "x", 2);
-  checks::shape(grad, "grad", checks::shape_of(x));
-  checks::shape(grad_x, "grad_x", checks::shape_of(x));
+  py::array x = rows_and_features(x_obj, "x"), grad = like(grad_obj, "grad", x, false);
+  py::array grad_x = like(grad_x_obj, "grad_x", x, true);
   const std::vector<py::array> v =
       feature_vectors(x, {{gamma_obj, "gamma", false}, {mean_obj, "mean", false},
                           {invstd_obj, "invstd", false}, {grad_gamma_obj, "grad_gamma", true},
@@ -114,9 +109,9 @@ void batch_norm_backward_binding(py::handle grad_obj, py::handle x_obj, py::hand
   checks::check_disjoint(spans);
   const i64 n = x.shape(0);
   py::gil_scoped_release release;
-  batch_norm_backward(checks::data(grad), checks::data(x), checks::data(gamma),
-                      checks::data(mean), checks::data(invstd), checks::data(grad_x),
-                      checks::data(grad_gamma), checks::data(grad_beta), n, f);
+  batch_norm_backward(checks::pointer<float>(grad), checks::pointer<float>(x), checks::pointer<float>(gamma),
+                      checks::pointer<float>(mean), checks::pointer<float>(invstd), checks::pointer<float>(grad_x),
+                      checks::pointer<float>(grad_gamma), checks::pointer<float>(grad_beta), n, f);
 }
 
 }  // namespace

@@ -1,8 +1,9 @@
 // Argument checks for the bindings: what makes a direct call into fastmlp._cpp
-// memory-safe (type, dtype, contiguity, writability, shape, aliasing, index ranges) and the
-// hyperparameter ranges. Each raises TypeError (wrong type or dtype) or ValueError
-// (layout, shape, aliasing, range) with a message that names the argument, worded as
-// fastmlp/backends/validation.py words it.
+// memory-safe (type, dtype, contiguity, alignment, writability, shape, aliasing, index
+// ranges) and well-defined (the step number converts to int64). Hyperparameter ranges are
+// Python's (fastmlp/hyperparameters.py), not restated here. Each raises TypeError (wrong
+// type or dtype) or ValueError (layout, shape, aliasing, range) with a message that names
+// the argument. Arrays are checked with expect<T> (the block at the end).
 #pragma once
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
@@ -30,39 +31,6 @@ inline std::string shape_str(const std::vector<i64>& dims) {
 
 inline std::vector<i64> shape_of(const py::array& a) {
   return std::vector<i64>(a.shape(), a.shape() + a.ndim());
-}
-
-// A float32, C-contiguous ndarray (writable when `writable`).
-inline py::array float32_array(const py::handle& obj, const std::string& name,
-                               bool writable = false) {
-  if (!py::isinstance<py::array>(obj))
-    throw py::type_error(name + " must be a numpy.ndarray, got " +
-                         std::string(py::str(obj.get_type().attr("__name__"))));
-  auto a = py::reinterpret_borrow<py::array>(obj);
-  if (!py::isinstance<py::array_t<float>>(a))  // also rejects non-native byte order
-    throw py::type_error(name + " must be float32, got dtype " + std::string(py::str(a.dtype())));
-  if (!(a.flags() & py::array::c_style))
-    throw py::value_error(name + " must be C-contiguous (use np.ascontiguousarray)");
-  if (writable && !a.writeable()) throw py::value_error(name + " must be writable");
-  return a;
-}
-
-inline py::array float32_out(const py::handle& obj, const std::string& name) {
-  return float32_array(obj, name, true);
-}
-
-inline float* data(const py::array& a) { return static_cast<float*>(const_cast<void*>(a.data())); }
-
-inline void ndim(const py::array& a, const std::string& name, int expected) {
-  if (a.ndim() != expected)
-    throw py::value_error(name + " must be " + std::to_string(expected) + "-D, got shape " +
-                          shape_str(shape_of(a)));
-}
-
-inline void shape(const py::array& a, const std::string& name, const std::vector<i64>& expected) {
-  if (shape_of(a) != expected)
-    throw py::value_error(name + " must have shape " + shape_str(expected) + ", got " +
-                          shape_str(shape_of(a)));
 }
 
 // Contiguous int64 labels of shape (n,), each in [0, classes).
@@ -149,21 +117,6 @@ inline py::sequence layer_list(py::handle obj, const char* name) {
   return py::reinterpret_borrow<py::sequence>(obj);
 }
 
-// A contiguous 1-D int64 array (writable when `writable`).
-inline py::array int64_array(py::handle obj, const std::string& name, bool writable = false) {
-  if (!py::isinstance<py::array_t<i64>>(obj))
-    throw py::type_error(name + " must be an int64 numpy array, got " +
-                         std::string(py::str(py::hasattr(obj, "dtype")
-                                                 ? obj.attr("dtype")
-                                                 : obj.get_type().attr("__name__"))));
-  auto a = py::reinterpret_borrow<py::array>(obj);
-  if (a.ndim() != 1 || !(a.flags() & py::array::c_style))
-    throw py::value_error(name + " must be a contiguous 1-D array, got shape " +
-                          shape_str(shape_of(a)));
-  if (writable && !a.writeable()) throw py::value_error(name + " must be writable");
-  return a;
-}
-
 // `view` lies inside `flat` (a layer's weights inside the flat parameters).
 inline void check_inside(const py::array& view, const std::string& name, const py::array& flat,
                          const char* flat_name) {
@@ -172,33 +125,95 @@ inline void check_inside(const py::array& view, const std::string& name, const p
     throw py::value_error(name + " must be a view into " + flat_name);
 }
 
-// Hyperparameter rules, as validation.py words them (NaN fails every test).
+// A direct call's float rule, as validation.py words it (NaN fails every test).
 inline void require(bool ok, const std::string& what, const char* rule, double value) {
   if (!ok)
     throw py::value_error(what + " must be " + rule + ", got " +
                           std::string(py::repr(py::float_(value))));
 }
 
-inline void check_lr(double lr) { require(lr >= 0.0, "lr", ">= 0", lr); }
-inline void check_weight_decay(double wd) { require(wd >= 0.0, "weight_decay", ">= 0", wd); }
-inline void check_momentum(double m) { require(m >= 0.0 && m < 1.0, "momentum", "in [0, 1)", m); }
-inline void check_eps(double eps, const std::string& what = "eps") {
-  require(eps > 0.0, what, "> 0", eps);
-}
-
-// validation.check_adam_hyperparameters (Adam, AdamW and the fused Adam steps).
-inline void adam_hyperparameters(double lr, double beta1, double beta2, double eps, double wd) {
-  check_lr(lr);
-  require(beta1 >= 0.0 && beta1 < 1.0, "beta1", "in [0, 1)", beta1);
-  require(beta2 >= 0.0 && beta2 < 1.0, "beta2", "in [0, 1)", beta2);
-  check_eps(eps);
-  check_weight_decay(wd);
-}
-
-// An optimizer step number: an integer >= 1 that fits int64.
+// An optimizer step number: an integer >= 1 that fits int64 (a NaN or huge double would
+// make the conversion undefined).
 inline void step_number(double step) {
   require(step >= 1.0 && step == std::floor(step) && step < 9.0e18, "step", "an integer >= 1",
           step);
+}
+
+}  // namespace fastmlp::checks
+
+// ---- Declarative array expectations -------------------------------------------------------
+// expect<T>(obj, name, dims, writable): `obj` is a C-contiguous, aligned ndarray of T
+// (float, double or int64, native byte order) with shape `dims` (kAnyExtent: any extent
+// there), writable when asked. The one check a binding needs before it reads or writes an
+// array's memory; TypeError (not an array, wrong dtype) or ValueError (layout, shape) naming
+// `name`.
+namespace fastmlp::checks {
+
+constexpr i64 kAnyExtent = -1;
+
+template <class T>
+const char* dtype_name();
+template <>
+inline const char* dtype_name<float>() { return "float32"; }
+template <>
+inline const char* dtype_name<double>() { return "float64"; }
+template <>
+inline const char* dtype_name<i64>() { return "int64"; }
+
+// expect_any_shape<T>: the same but of any shape (an array others are shaped like).
+template <class T>
+py::array expect_any_shape(py::handle obj, const std::string& name, bool writable = false) {
+  if (!py::isinstance<py::array>(obj))
+    throw py::type_error(name + " must be a numpy.ndarray, got " +
+                         std::string(py::str(obj.get_type().attr("__name__"))));
+  auto a = py::reinterpret_borrow<py::array>(obj);
+  if (!py::isinstance<py::array_t<T>>(a))  // also rejects non-native byte order
+    throw py::type_error(name + " must be " + dtype_name<T>() + ", got dtype " +
+                         std::string(py::str(a.dtype())));
+  if (!(a.flags() & py::array::c_style))
+    throw py::value_error(name + " must be C-contiguous (use np.ascontiguousarray)");
+  if (reinterpret_cast<std::uintptr_t>(a.data()) % alignof(T) != 0)
+    throw py::value_error(name + " must be aligned to its dtype");
+  if (writable && !a.writeable()) throw py::value_error(name + " must be writable");
+  return a;
+}
+
+template <class T>
+py::array expect(py::handle obj, const std::string& name, const std::vector<i64>& dims,
+                 bool writable = false) {
+  py::array a = expect_any_shape<T>(obj, name, writable);
+  bool fits = a.ndim() == static_cast<py::ssize_t>(dims.size());
+  for (std::size_t i = 0; fits && i < dims.size(); ++i)
+    fits = dims[i] == kAnyExtent || a.shape(static_cast<py::ssize_t>(i)) == dims[i];
+  if (!fits) {
+    std::string s = "(";
+    for (std::size_t i = 0; i < dims.size(); ++i)
+      s += (i ? ", " : "") + (dims[i] == kAnyExtent ? std::string("any") : std::to_string(dims[i]));
+    s += dims.size() == 1 ? ",)" : ")";
+    throw py::value_error(name + " must have shape " + s + ", got " + shape_str(shape_of(a)));
+  }
+  return a;
+}
+
+template <class T>
+T* pointer(const py::array& a) { return static_cast<T*>(const_cast<void*>(a.data())); }
+
+// An integer argument >= low (a count or an index), as a ValueError naming it.
+inline void at_least(i64 value, i64 low, const char* name) {
+  if (value < low)
+    throw py::value_error(std::string(name) + " must be >= " + std::to_string(low) + ", got " +
+                          std::to_string(value));
+}
+
+// `a` (read or written by this call) overlaps none of `written`: "<written> must not overlap <a>".
+inline void check_apart(const py::array& a, const std::string& name,
+                        const std::vector<Span>& written) {
+  const auto lo = reinterpret_cast<std::uintptr_t>(a.data()), hi = lo + a.nbytes();
+  for (const Span& s : written) {
+    const auto slo = reinterpret_cast<std::uintptr_t>(s.array.data());
+    if (a.nbytes() > 0 && s.array.nbytes() > 0 && lo < slo + s.array.nbytes() && slo < hi)
+      throw py::value_error(s.name + " must not overlap " + name);
+  }
 }
 
 }  // namespace fastmlp::checks

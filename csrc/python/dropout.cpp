@@ -1,7 +1,6 @@
 // Binding of the dropout family.
 #include <pybind11/numpy.h>
 
-#include <string>
 #include <vector>
 
 #include "kernels/dropout.h"
@@ -14,21 +13,18 @@ namespace fastmlp::python {
 namespace {
 
 void dropout_binding(py::handle x_obj, py::handle noise_obj, double p, py::handle out_obj) {
-  py::array x = checks::float32_array(x_obj, "x");
-  py::array noise = checks::float32_array(noise_obj, "noise");
-  py::array out = checks::float32_out(out_obj, "out");
+  // p's range is Python's rule (fastmlp.hyperparameters); any p reads and writes the same
+  py::array x = checks::expect_any_shape<float>(x_obj, "x");
   const std::vector<i64> shape = checks::shape_of(x);
-  checks::shape(noise, "noise", shape);
-  checks::shape(out, "out", shape);
-  if (!(p >= 0.0 && p < 1.0))
-    throw py::value_error("dropout probability must be in [0, 1), got " +
-                          std::string(py::repr(py::float_(p))));
+  py::array noise = checks::expect<float>(noise_obj, "noise", shape);
+  py::array out = checks::expect<float>(out_obj, "out", shape, true);
   // in place is fine; a shifted view of x would be overwritten before it is read
   if (out.data() != x.data()) checks::check_disjoint({{out, "out", true}, {x, "x", false}});
   checks::check_disjoint({{out, "out", true}, {noise, "noise", false}});
   const i64 count = x.size();
   py::gil_scoped_release release;
-  dropout(checks::data(x), checks::data(noise), p, checks::data(out), count);
+  dropout(checks::pointer<float>(x), checks::pointer<float>(noise), p, checks::pointer<float>(out),
+          count);
 }
 
 }  // namespace

@@ -19,23 +19,21 @@ namespace {
 
 void gemm_binding(py::handle a_obj, py::handle b_obj, py::handle out_obj, bool trans_a,
                   bool trans_b, double alpha, double beta) {
-  py::array a = checks::float32_array(a_obj, "a"), b = checks::float32_array(b_obj, "b");
-  py::array out = checks::float32_out(out_obj, "out");
-  checks::ndim(a, "a", 2);
-  checks::ndim(b, "b", 2);
-  checks::ndim(out, "out", 2);
+  using checks::kAnyExtent;
+  py::array a = checks::expect<float>(a_obj, "a", {kAnyExtent, kAnyExtent});
+  py::array b = checks::expect<float>(b_obj, "b", {kAnyExtent, kAnyExtent});
   const i64 m = trans_a ? a.shape(1) : a.shape(0), k = trans_a ? a.shape(0) : a.shape(1);
   const i64 kb = trans_b ? b.shape(1) : b.shape(0), n = trans_b ? b.shape(0) : b.shape(1);
   if (k != kb)
     throw py::value_error("inner dimensions differ: op(a) is " + std::to_string(m) + "x" +
                           std::to_string(k) + " but op(b) is " + std::to_string(kb) + "x" +
                           std::to_string(n));
-  checks::shape(out, "out", {m, n});
+  py::array out = checks::expect<float>(out_obj, "out", {m, n}, true);
   checks::check_disjoint({{out, "out", true}, {a, "a", false}, {b, "b", false}});
   GemmProblem p;
-  p.a = checks::data(a), p.lda = a.shape(1), p.trans_a = trans_a;
-  p.b = checks::data(b), p.ldb = b.shape(1), p.trans_b = trans_b;
-  p.c = checks::data(out), p.ldc = n;
+  p.a = checks::pointer<float>(a), p.lda = a.shape(1), p.trans_a = trans_a;
+  p.b = checks::pointer<float>(b), p.ldb = b.shape(1), p.trans_b = trans_b;
+  p.c = checks::pointer<float>(out), p.ldc = n;
   p.m = m, p.n = n, p.k = k;
   p.alpha = static_cast<float>(alpha), p.beta = static_cast<float>(beta);
   py::gil_scoped_release release;
@@ -44,44 +42,35 @@ void gemm_binding(py::handle a_obj, py::handle b_obj, py::handle out_obj, bool t
 
 void dense_forward_binding(py::handle x_obj, py::handle w_obj, py::handle b_obj,
                            py::handle out_obj, py::handle activation, py::handle pre_obj) {
-  py::array x = checks::float32_array(x_obj, "x"), w = checks::float32_array(w_obj, "w");
-  py::array b = checks::float32_array(b_obj, "b"), out = checks::float32_out(out_obj, "out");
-  checks::ndim(x, "x", 2);
-  checks::ndim(w, "w", 2);
-  checks::ndim(b, "b", 1);
-  checks::ndim(out, "out", 2);
+  using checks::kAnyExtent;
+  py::array x = checks::expect<float>(x_obj, "x", {kAnyExtent, kAnyExtent});
+  const i64 n = x.shape(0), k = x.shape(1);
+  py::array w = checks::expect<float>(w_obj, "w", {kAnyExtent, k});  // [out, in]
+  const i64 f = w.shape(0);
+  py::array b = checks::expect<float>(b_obj, "b", {f});
+  py::array out = checks::expect<float>(out_obj, "out", {n, f}, true);
   const Activation act = checks::activation(activation);
-  const i64 n = x.shape(0), k = x.shape(1), f = w.shape(0);
-  if (w.shape(1) != k)
-    throw py::value_error("x has " + std::to_string(k) + " features but w expects " +
-                          std::to_string(w.shape(1)));
-  checks::shape(b, "b", {f});
-  checks::shape(out, "out", {n, f});
   checks::check_disjoint({{out, "out", true}, {x, "x", false}, {w, "w", false}, {b, "b", false}});
   float* pre_data = nullptr;
   std::optional<py::array> pre;
   if (!pre_obj.is_none()) {
-    pre = checks::float32_out(pre_obj, "pre");
-    checks::shape(*pre, "pre", {n, f});
+    pre = checks::expect<float>(pre_obj, "pre", {n, f}, true);
     checks::check_disjoint({{*pre, "pre", true}, {out, "out", true}, {x, "x", false},
                             {w, "w", false}, {b, "b", false}});
-    pre_data = checks::data(*pre);
+    pre_data = checks::pointer<float>(*pre);
   }
   py::gil_scoped_release release;
-  dense_forward(checks::data(x), checks::data(w), checks::data(b), checks::data(out), pre_data,
+  dense_forward(checks::pointer<float>(x), checks::pointer<float>(w), checks::pointer<float>(b), checks::pointer<float>(out), pre_data,
                 n, k, f, act);
 }
 
 void bias_grad_binding(py::handle grad_obj, py::handle out_obj) {
-  py::array grad = checks::float32_array(grad_obj, "grad");
-  py::array out = checks::float32_out(out_obj, "out");
-  checks::ndim(grad, "grad", 2);
-  checks::ndim(out, "out", 1);
-  checks::shape(out, "out", {grad.shape(1)});
+  py::array grad = checks::expect<float>(grad_obj, "grad", {checks::kAnyExtent, checks::kAnyExtent});
+  py::array out = checks::expect<float>(out_obj, "out", {grad.shape(1)}, true);
   checks::check_disjoint({{out, "out", true}, {grad, "grad", false}});
   const i64 rows = grad.shape(0), cols = grad.shape(1);
   py::gil_scoped_release release;
-  bias_grad(checks::data(grad), rows, cols, checks::data(out));
+  bias_grad(checks::pointer<float>(grad), rows, cols, checks::pointer<float>(out));
 }
 
 py::dict blocking_dict(const GemmBlocking& b) {

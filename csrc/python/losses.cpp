@@ -12,54 +12,51 @@ namespace py = pybind11;
 namespace fastmlp::python {
 namespace {
 
-// outputs[N, C] (non-empty), grad like it and disjoint from it.
-void check_loss_arrays(const py::array& outputs, const char* what, const py::array& grad) {
-  checks::ndim(outputs, what, 2);
-  checks::shape(grad, "grad", checks::shape_of(outputs));
-  if (outputs.shape(0) == 0 || outputs.shape(1) == 0)
+// outputs[N, C] (non-empty) and grad like it, apart.
+struct LossArrays {
+  py::array outputs, grad;
+  i64 n, classes;
+};
+
+LossArrays loss_arrays(py::handle outputs_obj, const char* what, py::handle grad_obj) {
+  LossArrays a;
+  a.outputs = checks::expect<float>(outputs_obj, what, {checks::kAnyExtent, checks::kAnyExtent});
+  a.n = a.outputs.shape(0), a.classes = a.outputs.shape(1);
+  a.grad = checks::expect<float>(grad_obj, "grad", {a.n, a.classes}, true);
+  if (a.n == 0 || a.classes == 0)
     throw py::value_error(std::string(what) + " must be non-empty, got shape " +
-                          checks::shape_str(checks::shape_of(outputs)));
-  checks::check_disjoint({{grad, "grad", true}, {outputs, what, false}});
+                          checks::shape_str({a.n, a.classes}));
+  checks::check_disjoint({{a.grad, "grad", true}, {a.outputs, what, false}});
+  return a;
 }
 
 double softmax_cross_entropy_binding(py::handle logits_obj, py::handle labels_obj,
                                      py::handle grad_obj) {
-  py::array logits = checks::float32_array(logits_obj, "logits");
-  py::array grad = checks::float32_out(grad_obj, "grad");
-  checks::ndim(logits, "logits", 2);
-  checks::shape(grad, "grad", checks::shape_of(logits));
-  const i64 n = logits.shape(0), classes = logits.shape(1);
-  if (n == 0 || classes == 0)
-    throw py::value_error("logits must be non-empty, got shape " +
-                          checks::shape_str({n, classes}));
-  const i64* labels = checks::labels(labels_obj, n, classes);
-  checks::check_disjoint({{grad, "grad", true}, {logits, "logits", false}});
+  const LossArrays a = loss_arrays(logits_obj, "logits", grad_obj);
+  const i64* labels = checks::labels(labels_obj, a.n, a.classes);
   py::gil_scoped_release release;
-  return softmax_cross_entropy(checks::data(logits), labels, n, classes, checks::data(grad));
+  return softmax_cross_entropy(checks::pointer<float>(a.outputs), labels, a.n, a.classes,
+                               checks::pointer<float>(a.grad));
 }
 
 double mse_loss_binding(py::handle outputs_obj, py::handle labels_obj, py::handle grad_obj) {
-  py::array outputs = checks::float32_array(outputs_obj, "outputs");
-  py::array grad = checks::float32_out(grad_obj, "grad");
-  check_loss_arrays(outputs, "outputs", grad);
-  const i64 n = outputs.shape(0), classes = outputs.shape(1);
-  const i64* labels = checks::labels(labels_obj, n, classes);
+  const LossArrays a = loss_arrays(outputs_obj, "outputs", grad_obj);
+  const i64* labels = checks::labels(labels_obj, a.n, a.classes);
   py::gil_scoped_release release;
-  return mse_loss(checks::data(outputs), labels, n, classes, checks::data(grad));
+  return mse_loss(checks::pointer<float>(a.outputs), labels, a.n, a.classes,
+                  checks::pointer<float>(a.grad));
 }
 
 double sigmoid_binary_cross_entropy_binding(py::handle logits_obj, py::handle labels_obj,
                                             py::handle grad_obj) {
-  py::array logits = checks::float32_array(logits_obj, "logits");
-  py::array grad = checks::float32_out(grad_obj, "grad");
-  if (logits.ndim() == 2 && logits.shape(1) != 1)
+  const LossArrays a = loss_arrays(logits_obj, "logits", grad_obj);
+  if (a.classes != 1)
     throw py::value_error("binary cross-entropy takes one logit per row, shape (N, 1); got " +
-                          checks::shape_str(checks::shape_of(logits)));
-  check_loss_arrays(logits, "logits", grad);
-  const i64 n = logits.shape(0);
-  const i64* labels = checks::labels(labels_obj, n, 2);
+                          checks::shape_str({a.n, a.classes}));
+  const i64* labels = checks::labels(labels_obj, a.n, 2);
   py::gil_scoped_release release;
-  return sigmoid_binary_cross_entropy(checks::data(logits), labels, n, checks::data(grad));
+  return sigmoid_binary_cross_entropy(checks::pointer<float>(a.outputs), labels, a.n,
+                                      checks::pointer<float>(a.grad));
 }
 
 }  // namespace

@@ -1,7 +1,9 @@
 // Bindings of the optimizers family: SGD, RMSprop, Adam and AdamW steps.
 #include <pybind11/numpy.h>
 
-#include <optional>
+#include <initializer_list>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/optimizers.h"
@@ -13,88 +15,71 @@ namespace py = pybind11;
 namespace fastmlp::python {
 namespace {
 
-// param (written) and grad of one shape; returns the element count.
-i64 param_and_grad(const py::array& param, const py::array& grad) {
-  checks::shape(grad, "grad", checks::shape_of(param));
-  return param.size();
+// The arrays of an optimizer step: param (written) and grad of one shape, the state arrays
+// (written) like param, `buf` optional (None: a null pointer; required with momentum, the
+// one case the kernels write it), all apart. The hyperparameter ranges are Python's
+// (fastmlp.hyperparameters): a direct call with other values computes IEEE values, never
+// touches other memory.
+struct StepArrays {
+  py::array param, grad;
+  std::vector<py::array> kept;  // the state arrays given
+  std::vector<float*> states;   // in argument order, null for a missing buf
+  i64 count = 0;
+  float* state(std::size_t i) const { return states[i]; }
+};
+
+StepArrays step_arrays(py::handle param_obj, py::handle grad_obj,
+                       std::initializer_list<std::pair<py::handle, const char*>> states,
+                       bool buf_needed = false) {
+  StepArrays s;
+  s.param = checks::expect_any_shape<float>(param_obj, "param", true);
+  s.count = s.param.size();
+  const std::vector<i64> shape = checks::shape_of(s.param);
+  s.grad = checks::expect<float>(grad_obj, "grad", shape);
+  std::vector<checks::Span> spans = {{s.param, "param", true}, {s.grad, "grad", false}};
+  for (const auto& [obj, name] : states) {
+    if (obj.is_none() && std::string(name) == "buf") {
+      if (buf_needed) throw py::value_error("a step with momentum needs a momentum buffer buf");
+      s.states.push_back(nullptr);
+      continue;
+    }
+    s.kept.push_back(checks::expect<float>(obj, name, shape, true));
+    s.states.push_back(checks::pointer<float>(s.kept.back()));
+    spans.push_back({s.kept.back(), name, true});
+  }
+  checks::check_disjoint(spans);
+  return s;
 }
 
-// A state array shaped like param (written).
-py::array state(py::handle obj, const py::array& param, const char* name) {
-  py::array a = checks::float32_out(obj, name);
-  checks::shape(a, name, checks::shape_of(param));
-  return a;
-}
-
-// An optional state array (buf): None, or a writable float32 array shaped like param.
-std::optional<py::array> optional_state(py::handle obj, const py::array& param, const char* name) {
-  if (obj.is_none()) return std::nullopt;
-  return state(obj, param, name);
-}
-
-float* data_or_null(const std::optional<py::array>& a) { return a ? checks::data(*a) : nullptr; }
-
-void sgd_step_binding(py::handle param_obj, py::handle grad_obj, py::handle buf_obj, double lr,
+void sgd_step_binding(py::handle param, py::handle grad, py::handle buf, double lr,
                       double momentum, bool nesterov, double weight_decay) {
-  py::array param = checks::float32_out(param_obj, "param");
-  py::array grad = checks::float32_array(grad_obj, "grad");
-  const i64 n = param_and_grad(param, grad);
-  checks::check_lr(lr);
-  checks::check_momentum(momentum);
-  if (nesterov && momentum == 0.0)
-    throw py::value_error("nesterov momentum needs a momentum > 0");
-  checks::check_weight_decay(weight_decay);
-  std::optional<py::array> buf = optional_state(buf_obj, param, "buf");
-  if (!buf && momentum != 0.0)
-    throw py::value_error("sgd_step with momentum needs a momentum buffer buf");
-  std::vector<checks::Span> spans = {{param, "param", true}, {grad, "grad", false}};
-  if (buf) spans.push_back({*buf, "buf", true});
-  checks::check_disjoint(spans);
+  const StepArrays s = step_arrays(param, grad, {{buf, "buf"}}, momentum != 0.0);
   py::gil_scoped_release release;
-  sgd_step(checks::data(param), checks::data(grad), data_or_null(buf), n, lr, momentum, nesterov,
-           weight_decay);
+  sgd_step(checks::pointer<float>(s.param), checks::pointer<float>(s.grad), s.state(0), s.count,
+           lr, momentum, nesterov, weight_decay);
 }
 
-void rmsprop_step_binding(py::handle param_obj, py::handle grad_obj, py::handle square_avg_obj,
-                          py::handle buf_obj, double lr, double alpha, double eps,
-                          double momentum, double weight_decay) {
-  py::array param = checks::float32_out(param_obj, "param");
-  py::array grad = checks::float32_array(grad_obj, "grad");
-  const i64 n = param_and_grad(param, grad);
-  py::array square_avg = state(square_avg_obj, param, "square_avg");
-  checks::check_lr(lr);
-  checks::require(alpha >= 0.0 && alpha < 1.0, "alpha", "in [0, 1)", alpha);
-  checks::check_eps(eps);
-  checks::check_momentum(momentum);
-  checks::check_weight_decay(weight_decay);
-  std::optional<py::array> buf = optional_state(buf_obj, param, "buf");
-  if (!buf && momentum != 0.0)
-    throw py::value_error("rmsprop_step with momentum needs a momentum buffer buf");
-  std::vector<checks::Span> spans = {
-      {param, "param", true}, {grad, "grad", false}, {square_avg, "square_avg", true}};
-  if (buf) spans.push_back({*buf, "buf", true});
-  checks::check_disjoint(spans);
+void rmsprop_step_binding(py::handle param, py::handle grad, py::handle square_avg,
+                          py::handle buf, double lr, double alpha, double eps, double momentum,
+                          double weight_decay) {
+  const StepArrays s =
+      step_arrays(param, grad, {{square_avg, "square_avg"}, {buf, "buf"}}, momentum != 0.0);
   py::gil_scoped_release release;
-  rmsprop_step(checks::data(param), checks::data(grad), checks::data(square_avg),
-               data_or_null(buf), n, lr, alpha, eps, momentum, weight_decay);
+  rmsprop_step(checks::pointer<float>(s.param), checks::pointer<float>(s.grad), s.state(0),
+               s.state(1), s.count, lr, alpha, eps, momentum, weight_decay);
 }
 
-// Adam and AdamW take the same arguments and checks; `step_fn` is the kernel.
+// Adam and AdamW take the same arguments and checks; `step_fn` is the kernel. The step
+// number becomes an int64: it must be one (checks::step_number).
 template <class StepFn>
-void adam_like_step(StepFn step_fn, py::handle param_obj, py::handle grad_obj, py::handle m_obj,
-                    py::handle v_obj, double lr, double beta1, double beta2, double eps,
+void adam_like_step(StepFn step_fn, py::handle param, py::handle grad, py::handle m,
+                    py::handle v, double lr, double beta1, double beta2, double eps,
                     double step, double weight_decay) {
-  py::array param = checks::float32_out(param_obj, "param");
-  py::array grad = checks::float32_array(grad_obj, "grad");
-  const i64 n = param_and_grad(param, grad);
-  py::array m = state(m_obj, param, "m"), v = state(v_obj, param, "v");
-  checks::check_disjoint(
-      {{param, "param", true}, {grad, "grad", false}, {m, "m", true}, {v, "v", true}});
-  checks::adam_hyperparameters(lr, beta1, beta2, eps, weight_decay);
+  const StepArrays s = step_arrays(param, grad, {{m, "m"}, {v, "v"}});
   checks::step_number(step);
   py::gil_scoped_release release;
-  step_fn(checks::data(param), checks::data(grad), checks::data(m), checks::data(v), n, lr,
-          beta1, beta2, eps, static_cast<i64>(step), weight_decay);
+  step_fn(checks::pointer<float>(s.param), checks::pointer<float>(s.grad), s.state(0),
+          s.state(1), s.count, lr, beta1, beta2, eps, static_cast<i64>(step), weight_decay);
 }
 
 void adam_step_binding(py::handle param, py::handle grad, py::handle m, py::handle v, double lr,

@@ -1,12 +1,11 @@
-// Bindings of the step family: forward_backward and adam_train_steps. Both take the
-// network as six per-layer lists (one parse, layer_arrays below); adam_train_steps also
-// checks every `order` entry it reads and the label it selects before touching memory.
+// Bindings of the step family: the Network class (a plain MLP's arrays, parsed and checked
+// once when it is built, kept referenced for its life) and forward_backward /
+// adam_train_steps, which take a Network and check per call only their per-call arrays.
+// The checks are the memory-safety ones (checks.h): the user-facing rules and messages are
+// fastmlp/backends/validation.py's, run before a backend calls in here.
 #include <pybind11/numpy.h>
 
 #include <algorithm>
-#include <array>
-#include <cstdint>
-#include <deque>
 #include <string>
 #include <vector>
 
@@ -19,231 +18,232 @@ namespace py = pybind11;
 namespace fastmlp::python {
 namespace {
 
+using checks::expect;
+using checks::kAnyExtent;
+using checks::pointer;
 using checks::Span;
 
 // The per-layer lists, in argument order: weights [out, in], biases [out],
-// weight_grads [out, in], bias_grads [out], acts [rows, out], grads [rows, out].
+// weight_grads [out, in], bias_grads [out], acts [batch, out], grads [batch, out].
 constexpr int kLists = 6;
 constexpr const char* kListNames[kLists] = {"weights",    "biases", "weight_grads",
                                             "bias_grads", "acts",   "grads"};
 
-// The six lists, checked to be sequences of one length (at least one layer).
-std::vector<py::sequence> layer_lists(const std::array<py::handle, kLists>& objs,
-                                      const char* kernel) {
-  std::vector<py::sequence> lists;
-  for (int j = 0; j < kLists; ++j) lists.push_back(checks::layer_list(objs[j], kListNames[j]));
-  const std::size_t layers = lists[0].size();
-  if (layers == 0) throw py::value_error(std::string(kernel) + " needs at least one layer");
-  for (int j = 1; j < kLists; ++j)
-    if (lists[j].size() != layers)
-      throw py::value_error(std::string(kListNames[j]) + " has " +
-                            std::to_string(lists[j].size()) + " entries but weights has " +
-                            std::to_string(layers));
-  return lists;
-}
+class Network {
+ public:
+  Network(py::handle weights, py::handle biases, py::handle weight_grads, py::handle bias_grads,
+          py::handle acts, py::handle grads, py::handle activation, i64 batch_size,
+          py::handle params, py::handle param_grads, py::handle m, py::handle v, py::handle xb,
+          py::handle yb)
+      : act_(checks::activation(activation)), batch_(batch_size) {
+    checks::at_least(batch_size, 1, "batch_size");
+    const py::handle handles[kLists] = {weights, biases, weight_grads, bias_grads, acts, grads};
+    std::vector<py::sequence> lists;
+    for (int j = 0; j < kLists; ++j) lists.push_back(checks::layer_list(handles[j], kListNames[j]));
+    const std::size_t layers = lists[0].size();
+    if (layers == 0) throw py::value_error("a network needs at least one layer");
+    for (int j = 1; j < kLists; ++j)
+      if (lists[j].size() != layers)
+        throw py::value_error(std::string(kListNames[j]) + " has " +
+                              std::to_string(lists[j].size()) + " entries but weights has " +
+                              std::to_string(layers));
 
-// Layer i's six arrays (named like "weights[2]"; the gradients, acts and grads writable),
-// shaped for `in` input features and `rows` rows, and the DenseLayer viewing them.
-struct LayerArrays {
-  std::array<Span, kLists> spans;
-  DenseLayer layer;
-};
-
-LayerArrays layer_arrays(const std::vector<py::sequence>& lists, std::size_t i, i64 in,
-                         i64 rows) {
-  LayerArrays l;
-  auto& s = l.spans;
-  for (int j = 0; j < kLists; ++j) {
-    s[j].name = std::string(kListNames[j]) + "[" + std::to_string(i) + "]";
-    s[j].written = j > 1;
-  }
-  s[0].array = checks::float32_array(lists[0][i], s[0].name);
-  checks::ndim(s[0].array, s[0].name, 2);
-  const i64 out = s[0].array.shape(0);
-  if (s[0].array.shape(1) != in)
-    throw py::value_error(s[0].name + " has shape " +
-                          checks::shape_str(checks::shape_of(s[0].array)) + ", expected " +
-                          checks::shape_str({out, in}));
-  const std::vector<i64> shapes[kLists] = {{out, in}, {out}, {out, in}, {out}, {rows, out},
-                                           {rows, out}};
-  for (int j = 1; j < kLists; ++j) {
-    s[j].array = checks::float32_array(lists[j][i], s[j].name, s[j].written);
-    checks::shape(s[j].array, s[j].name, shapes[j]);
-  }
-  l.layer = {in,
-             out,
-             checks::data(s[0].array),
-             checks::data(s[1].array),
-             checks::data(s[2].array),
-             checks::data(s[3].array),
-             checks::data(s[4].array),
-             checks::data(s[5].array)};
-  return l;
-}
-
-double forward_backward_binding(py::handle x_obj, py::handle labels_obj, py::handle weights_obj,
-                                py::handle biases_obj, py::handle weight_grads_obj,
-                                py::handle bias_grads_obj, py::handle acts_obj,
-                                py::handle grads_obj, py::handle activation) {
-  const std::vector<py::sequence> lists =
-      layer_lists({weights_obj, biases_obj, weight_grads_obj, bias_grads_obj, acts_obj,
-                   grads_obj},
-                  "forward_backward");
-  const Activation act = checks::activation(activation);
-  py::array x = checks::float32_array(x_obj, "x");
-  checks::ndim(x, "x", 2);
-  const i64 n = x.shape(0);
-
-  // Every array, kept referenced here while the GIL is released.
-  std::vector<Span> arrays = {{x, "x", false}};
-  std::vector<DenseLayer> net;
-  i64 in = x.shape(1);
-  for (std::size_t i = 0; i < lists[0].size(); ++i) {
-    LayerArrays l = layer_arrays(lists, i, in, n);
-    arrays.insert(arrays.end(), l.spans.begin(), l.spans.end());
-    net.push_back(l.layer);
-    in = l.layer.out;
-  }
-  checks::check_disjoint(arrays);
-  const i64* labels = checks::labels(labels_obj, n, net.back().out);
-  if (n == 0) throw py::value_error("x must have at least one row");
-  py::gil_scoped_release release;
-  return forward_backward(checks::data(x), labels, n, net, act);
-}
-
-void adam_train_steps_binding(py::handle x_obj, py::handle labels_obj, py::handle order_obj,
-                              i64 start, i64 batch_size, i64 steps, py::handle xb_obj,
-                              py::handle yb_obj, py::handle weights_obj, py::handle biases_obj,
-                              py::handle weight_grads_obj, py::handle bias_grads_obj,
-                              py::handle acts_obj, py::handle grads_obj, py::handle activation,
-                              py::handle params_obj, py::handle param_grads_obj,
-                              py::handle m_obj, py::handle v_obj, double lr, double beta1,
-                              double beta2, double eps, i64 t0, double weight_decay,
-                              py::handle losses_obj) {
-  TrainSteps a;
-  std::deque<Span> spans;  // every array, kept referenced while the GIL is released
-  auto keep = [&](py::array arr, std::string name, bool written) -> py::array& {
-    spans.push_back({std::move(arr), std::move(name), written});
-    return spans.back().array;
-  };
-
-  // the data and the chunk of `order` this call reads
-  py::array& x = keep(checks::float32_array(x_obj, "x"), "x", false);
-  checks::ndim(x, "x", 2);
-  const i64 rows = x.shape(0);
-  py::array& labels = keep(checks::int64_array(labels_obj, "labels"), "labels", false);
-  checks::shape(labels, "labels", {rows});
-  py::array& order = keep(checks::int64_array(order_obj, "order"), "order", false);
-  const i64 order_len = order.shape(0);
-  if (start < 0) throw py::value_error("start must be >= 0, got " + std::to_string(start));
-  if (batch_size < 1)
-    throw py::value_error("batch_size must be >= 1, got " + std::to_string(batch_size));
-  if (steps < 0) throw py::value_error("steps must be >= 0, got " + std::to_string(steps));
-  if (steps > 0 && (start >= order_len || (steps - 1) > (order_len - 1 - start) / batch_size))
-    throw py::value_error("order has " + std::to_string(order_len) + " entries: too few for " +
-                          std::to_string(steps) + " steps of " + std::to_string(batch_size) +
-                          " from " + std::to_string(start));
-  if (t0 < 0) throw py::value_error("t0 must be >= 0, got " + std::to_string(t0));
-  if (t0 > (i64(1) << 62) - steps) throw py::value_error("t0 is too large");
-  checks::adam_hyperparameters(lr, beta1, beta2, eps, weight_decay);
-  const Activation act = checks::activation(activation);
-
-  // the network, as for forward_backward, with `batch_size` rows of workspace
-  const std::vector<py::sequence> lists =
-      layer_lists({weights_obj, biases_obj, weight_grads_obj, bias_grads_obj, acts_obj,
-                   grads_obj},
-                  "adam_train_steps");
-  py::array& xb = keep(checks::float32_out(xb_obj, "xb"), "xb", true);
-  checks::shape(xb, "xb", {batch_size, x.shape(1)});
-  py::array& yb = keep(checks::int64_array(yb_obj, "yb", true), "yb", true);
-  checks::shape(yb, "yb", {batch_size});
-  py::array& params = keep(checks::float32_out(params_obj, "params"), "params", true);
-  checks::ndim(params, "params", 1);
-  const std::vector<i64> flat = checks::shape_of(params);
-  auto state = [&](py::handle obj, const char* name) -> py::array& {
-    py::array& arr = keep(checks::float32_out(obj, name), name, true);
-    checks::shape(arr, name, flat);
-    return arr;
-  };
-  py::array& param_grads = state(param_grads_obj, "param_grads");
-  py::array& m = state(m_obj, "m");
-  py::array& v = state(v_obj, "v");
-
-  // weights/biases are views into params, weight_grads/bias_grads into param_grads
-  std::vector<Span> views;
-  i64 in = x.shape(1);
-  for (std::size_t i = 0; i < lists[0].size(); ++i) {
-    LayerArrays l = layer_arrays(lists, i, in, batch_size);
-    for (int j = 0; j < 4; ++j) {
-      checks::check_inside(l.spans[j].array, l.spans[j].name, j < 2 ? params : param_grads,
-                           j < 2 ? "params" : "param_grads");
-      views.push_back(l.spans[j]);
+    // each layer's arrays, shapes chained from weights[0]'s inputs; `spans[j]` lists the
+    // arrays of list j, for the overlap checks below
+    std::vector<Span> spans[kLists];
+    i64 in = -1;
+    for (std::size_t i = 0; i < layers; ++i) {
+      auto name = [&](int j) { return std::string(kListNames[j]) + "[" + std::to_string(i) + "]"; };
+      py::array w = expect<float>(lists[0][i], name(0), {kAnyExtent, kAnyExtent});
+      if (i == 0) in_ = in = w.shape(1);
+      const i64 out = w.shape(0);
+      if (w.shape(1) != in) expect<float>(w, name(0), {out, in});  // raises, naming the shape
+      const py::array arrays[kLists] = {
+          w,
+          expect<float>(lists[1][i], name(1), {out}),
+          expect<float>(lists[2][i], name(2), {out, in}, true),
+          expect<float>(lists[3][i], name(3), {out}, true),
+          expect<float>(lists[4][i], name(4), {batch_size, out}, true),
+          expect<float>(lists[5][i], name(5), {batch_size, out}, true)};
+      for (int j = 0; j < kLists; ++j) spans[j].push_back({arrays[j], name(j), j > 1});
+      layers_.push_back({in, out, pointer<float>(arrays[0]), pointer<float>(arrays[1]),
+                         pointer<float>(arrays[2]), pointer<float>(arrays[3]),
+                         pointer<float>(arrays[4]), pointer<float>(arrays[5])});
+      in = out;
     }
-    for (int j = 4; j < kLists; ++j) spans.push_back(l.spans[j]);
-    a.layers.push_back(l.layer);
-    in = l.layer.out;
+    classes_ = in;
+    for (int j = 2; j < kLists; ++j)  // what forward_backward writes
+      pass_written_.insert(pass_written_.end(), spans[j].begin(), spans[j].end());
+
+    // optional: the flat params / param_grads the layers view, Adam's m and v (like
+    // params), the minibatch buffers xb and yb; all of them for adam_train_steps
+    std::vector<Span> all;  // for the overlap check: flat arrays stand for their views
+    if (params.is_none() != param_grads.is_none())
+      throw py::value_error("params and param_grads go together");
+    if (!params.is_none()) {
+      py::array flat = expect<float>(params, "params", {kAnyExtent}, true);
+      count_ = flat.shape(0);
+      py::array flat_grads = expect<float>(param_grads, "param_grads", {count_}, true);
+      for (int j = 0; j < 4; ++j)  // weights, biases in params; their gradients in param_grads
+        for (const Span& s : spans[j])
+          checks::check_inside(s.array, s.name, j < 2 ? flat : flat_grads,
+                               j < 2 ? "params" : "param_grads");
+      std::vector<Span> grad_views = spans[2];  // written: apart from each other
+      grad_views.insert(grad_views.end(), spans[3].begin(), spans[3].end());
+      checks::check_disjoint(grad_views);
+      params_ = pointer<float>(flat), param_grads_ = pointer<float>(flat_grads);
+      all = {{flat, "params", true}, {flat_grads, "param_grads", true}};
+      keep(grad_views);
+    } else {
+      for (int j = 0; j < 4; ++j) all.insert(all.end(), spans[j].begin(), spans[j].end());
+    }
+    for (int j = 4; j < kLists; ++j) all.insert(all.end(), spans[j].begin(), spans[j].end());
+    keep(spans[0]), keep(spans[1]);
+    if (!m.is_none() || !v.is_none()) {
+      if (params_ == nullptr)
+        throw py::value_error("Adam's m and v need the flat params they belong to");
+      py::array mm = expect<float>(m, "m", {count_}, true), vv = expect<float>(v, "v", {count_}, true);
+      m_ = pointer<float>(mm), v_ = pointer<float>(vv);
+      all.push_back({mm, "m", true}), all.push_back({vv, "v", true});
+    }
+    if (!xb.is_none() || !yb.is_none()) {
+      py::array xbuf = expect<float>(xb, "xb", {batch_size, in_}, true);
+      py::array ybuf = expect<i64>(yb, "yb", {batch_size}, true);
+      xb_ = pointer<float>(xbuf), yb_ = pointer<i64>(ybuf);
+      all.push_back({xbuf, "xb", true}), all.push_back({ybuf, "yb", true});
+    }
+    checks::check_disjoint(all);
+    for (const Span& s : all)
+      if (s.written) steps_written_.push_back(s);
+    keep(all);
   }
-  const i64 classes = a.layers.back().out;
 
-  if (!py::isinstance<py::array_t<double>>(losses_obj))
-    throw py::type_error("losses must be a float64 numpy array");
-  py::array& losses = keep(py::reinterpret_borrow<py::array>(losses_obj), "losses", true);
-  if (!(losses.flags() & py::array::c_style)) throw py::value_error("losses must be C-contiguous");
-  if (!losses.writeable()) throw py::value_error("losses must be writable");
-  checks::shape(losses, "losses", {steps});
-
-  std::vector<const Span*> top, grads;
-  for (const Span& s : spans) top.push_back(&s);
-  checks::check_disjoint(top);
-  for (const Span& s : views)
-    if (s.written) grads.push_back(&s);
-  checks::check_disjoint(grads);  // written views: disjoint from each other (inside param_grads)
-
-  // every index this call reads, and the label it selects, in range
-  const i64* ord = static_cast<const i64*>(order.data());
-  const i64* lab = static_cast<const i64*>(labels.data());
-  const i64 end = std::min(order_len, start + steps * batch_size);
-  for (i64 j = start; j < end; ++j) {
-    if (ord[j] < 0 || ord[j] >= rows)
-      throw py::value_error("order[" + std::to_string(j) + "] = " + std::to_string(ord[j]) +
-                            " is out of range for x with " + std::to_string(rows) + " rows");
-    if (lab[ord[j]] < 0 || lab[ord[j]] >= classes)
-      throw py::value_error("labels must lie in [0, " + std::to_string(classes) + "), got " +
-                            std::to_string(lab[ord[j]]) + " at index " + std::to_string(ord[j]));
+  // forward_backward on the first x.shape[0] rows of the workspaces
+  double forward_backward(py::handle x_obj, py::handle labels_obj) const {
+    py::array x = expect<float>(x_obj, "x", {kAnyExtent, in_});
+    const i64 n = x.shape(0);
+    if (n < 1 || n > batch_)
+      throw py::value_error("x has " + std::to_string(n) + " rows; the network takes 1 to " +
+                            std::to_string(batch_) + " (its batch_size)");
+    const i64* labels = checks::labels(labels_obj, n, classes_);
+    checks::check_apart(x, "x", pass_written_);
+    checks::check_apart(py::reinterpret_borrow<py::array>(labels_obj), "labels", pass_written_);
+    py::gil_scoped_release release;
+    return fastmlp::forward_backward(pointer<float>(x), labels, n, layers_, act_);
   }
 
-  a.x = checks::data(x), a.labels = lab, a.in = x.shape(1);
-  a.order = ord, a.order_len = order_len;
-  a.start = start, a.batch = batch_size, a.steps = steps;
-  a.xb = checks::data(xb), a.yb = static_cast<i64*>(yb.mutable_data());
-  a.act = act;
-  a.params = checks::data(params), a.param_grads = checks::data(param_grads);
-  a.m = checks::data(m), a.v = checks::data(v);
-  a.count = params.size();
-  a.lr = lr, a.beta1 = beta1, a.beta2 = beta2, a.eps = eps, a.weight_decay = weight_decay;
-  a.t0 = t0;
-  a.losses = static_cast<double*>(losses.mutable_data());
-  py::gil_scoped_release release;
-  adam_train_steps(a);
-}
+  void adam_train_steps(py::handle x_obj, py::handle labels_obj, py::handle order_obj, i64 start,
+                        i64 steps, double lr, double beta1, double beta2, double eps, i64 t0,
+                        double weight_decay, py::handle losses_obj) const {
+    if (m_ == nullptr || xb_ == nullptr)
+      throw py::value_error("adam_train_steps needs a Network with params, param_grads, m, v, "
+                            "xb and yb");
+    checks::at_least(start, 0, "start");
+    checks::at_least(steps, 0, "steps");
+    checks::at_least(t0, 0, "t0");
+    if (t0 > (i64(1) << 62) - steps) throw py::value_error("t0 is too large");
+    py::array x = expect<float>(x_obj, "x", {kAnyExtent, in_});
+    const i64 rows = x.shape(0);
+    py::array labels = expect<i64>(labels_obj, "labels", {rows});
+    py::array order = expect<i64>(order_obj, "order", {kAnyExtent});
+    py::array losses = expect<double>(losses_obj, "losses", {steps}, true);
+    const i64 order_len = order.shape(0);
+    if (steps > 0 && (start >= order_len || (steps - 1) > (order_len - 1 - start) / batch_))
+      throw py::value_error("order has " + std::to_string(order_len) + " entries: too few for " +
+                            std::to_string(steps) + " steps of " + std::to_string(batch_) +
+                            " from " + std::to_string(start));
+    std::vector<Span> written = steps_written_;
+    checks::check_apart(losses, "losses", written);
+    written.push_back({losses, "losses", true});
+    checks::check_apart(x, "x", written);
+    checks::check_apart(labels, "labels", written);
+    checks::check_apart(order, "order", written);
+    // every index this call reads, and the label it selects, in range
+    const i64* ord = pointer<i64>(order);
+    const i64* lab = pointer<i64>(labels);
+    for (i64 j = start, end = std::min(order_len, start + steps * batch_); j < end; ++j) {
+      if (ord[j] < 0 || ord[j] >= rows)
+        throw py::value_error("order[" + std::to_string(j) + "] = " + std::to_string(ord[j]) +
+                              " is out of range for x with " + std::to_string(rows) + " rows");
+      if (lab[ord[j]] < 0 || lab[ord[j]] >= classes_)
+        throw py::value_error("labels must lie in [0, " + std::to_string(classes_) + "), got " +
+                              std::to_string(lab[ord[j]]) + " at index " + std::to_string(ord[j]));
+    }
+    TrainSteps a;
+    a.x = pointer<float>(x), a.labels = lab, a.in = in_;
+    a.order = ord, a.order_len = order_len;
+    a.start = start, a.batch = batch_, a.steps = steps;
+    a.xb = xb_, a.yb = yb_;
+    a.layers = layers_;
+    a.act = act_;
+    a.params = params_, a.param_grads = param_grads_, a.m = m_, a.v = v_, a.count = count_;
+    a.lr = lr, a.beta1 = beta1, a.beta2 = beta2, a.eps = eps, a.weight_decay = weight_decay;
+    a.t0 = t0;
+    a.losses = pointer<double>(losses);
+    py::gil_scoped_release release;
+    fastmlp::adam_train_steps(a);
+  }
+
+  i64 batch_size() const { return batch_; }
+  std::size_t layers() const { return layers_.size(); }
+
+ private:
+  void keep(const std::vector<Span>& spans) {
+    for (const Span& s : spans) arrays_.push_back(s.array);
+  }
+
+  std::vector<py::array> arrays_;  // every array the pointers below point into
+  std::vector<DenseLayer> layers_;
+  Activation act_;
+  i64 batch_, in_ = 0, classes_ = 0, count_ = 0;
+  float *params_ = nullptr, *param_grads_ = nullptr, *m_ = nullptr, *v_ = nullptr;
+  float* xb_ = nullptr;
+  i64* yb_ = nullptr;
+  std::vector<Span> pass_written_;   // what forward_backward writes
+  std::vector<Span> steps_written_;  // what adam_train_steps writes (flat arrays for views)
+};
 
 }  // namespace
 
 void bind_step(py::module_& mod) {
-  mod.def("forward_backward", &forward_backward_binding, py::arg("x"), py::arg("labels"),
-          py::arg("weights"), py::arg("biases"), py::arg("weight_grads"), py::arg("bias_grads"),
-          py::arg("acts"), py::arg("grads"), py::arg("activation"),
-          "Backend.forward_backward: forward and backward pass of a plain MLP (activation on "
-          "hidden layers, softmax cross-entropy), on one team; returns the mean loss");
-  mod.def("adam_train_steps", &adam_train_steps_binding, py::arg("x"), py::arg("labels"),
-          py::arg("order"), py::arg("start"), py::arg("batch_size"), py::arg("steps"),
-          py::arg("xb"), py::arg("yb"), py::arg("weights"), py::arg("biases"),
-          py::arg("weight_grads"), py::arg("bias_grads"), py::arg("acts"), py::arg("grads"),
-          py::arg("activation"), py::arg("params"), py::arg("param_grads"), py::arg("m"),
-          py::arg("v"), py::arg("lr"), py::arg("beta1"), py::arg("beta2"), py::arg("eps"),
-          py::arg("t0"), py::arg("weight_decay"), py::arg("losses"),
-          "Backend.adam_train_steps: `steps` gathered minibatches, each forward_backward and "
-          "one Adam step (number t0 + s + 1), on one team with the GIL released");
+  py::class_<Network>(mod, "Network",
+                      "A plain MLP's arrays (fastmlp.backends.NetworkState), parsed and checked "
+                      "once and kept referenced: what forward_backward and adam_train_steps run on")
+      .def(py::init<py::handle, py::handle, py::handle, py::handle, py::handle, py::handle,
+                    py::handle, i64, py::handle, py::handle, py::handle, py::handle, py::handle,
+                    py::handle>(),
+           py::arg("weights"), py::arg("biases"), py::arg("weight_grads"),
+           py::arg("bias_grads"), py::arg("acts"), py::arg("grads"), py::arg("activation"),
+           py::arg("batch_size"), py::arg("params") = py::none(),
+           py::arg("param_grads") = py::none(), py::arg("m") = py::none(),
+           py::arg("v") = py::none(), py::arg("xb") = py::none(), py::arg("yb") = py::none(),
+           "Per-layer lists (weights [out, in], biases [out], their gradients, acts and grads "
+           "[batch_size, out]); for adam_train_steps also the flat params / param_grads the "
+           "layers view, Adam's m and v, and the minibatch buffers xb, yb")
+      .def_property_readonly("batch_size", &Network::batch_size)
+      .def_property_readonly("layers", &Network::layers);
+  mod.def(
+      "forward_backward",
+      [](const Network& network, py::handle x, py::handle labels) {
+        return network.forward_backward(x, labels);
+      },
+      py::arg("network"), py::arg("x"), py::arg("labels"),
+      "Backend.forward_backward: forward and backward pass of a plain MLP (activation on "
+      "hidden layers, softmax cross-entropy) on the first x.shape[0] rows of the network's "
+      "workspaces, on one team; returns the mean loss");
+  mod.def(
+      "adam_train_steps",
+      [](const Network& network, py::handle x, py::handle labels, py::handle order, i64 start,
+         i64 steps, double lr, double beta1, double beta2, double eps, i64 t0,
+         double weight_decay, py::handle losses) {
+        network.adam_train_steps(x, labels, order, start, steps, lr, beta1, beta2, eps, t0,
+                                 weight_decay, losses);
+      },
+      py::arg("network"), py::arg("x"), py::arg("labels"), py::arg("order"), py::arg("start"),
+      py::arg("steps"), py::arg("lr"), py::arg("beta1"), py::arg("beta2"), py::arg("eps"),
+      py::arg("t0"), py::arg("weight_decay"), py::arg("losses"),
+      "Backend.adam_train_steps: `steps` gathered minibatches, each forward_backward and "
+      "one Adam step (number t0 + s + 1), on one team with the GIL released");
 }
 
 }  // namespace fastmlp::python

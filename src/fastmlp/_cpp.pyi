@@ -1,7 +1,8 @@
 """Type stub of fastmlp._cpp, the pybind11 extension built from csrc/ (the C++ kernels).
 
 Float arrays are C-contiguous float32, labels / order / yb int64, losses float64; the
-extension checks its arguments itself and raises TypeError / ValueError naming the argument.
+extension checks what makes a call memory-safe (dtype, contiguity, shapes, overlap, index
+ranges) and raises TypeError / ValueError naming the argument.
 Generated from the bindings' signatures; tests/test_typing.py checks that they agree.
 """
 from collections.abc import Sequence
@@ -10,6 +11,31 @@ import numpy as np
 from numpy.typing import NDArray
 
 _F32 = NDArray[np.float32]
+
+class Network:
+    """A plain MLP's arrays (fastmlp.backends.NetworkState), parsed and checked once and kept referenced: what forward_backward and adam_train_steps run on"""
+
+    def __init__(
+        self,
+        weights: Sequence[_F32],
+        biases: Sequence[_F32],
+        weight_grads: Sequence[_F32],
+        bias_grads: Sequence[_F32],
+        acts: Sequence[_F32],
+        grads: Sequence[_F32],
+        activation: str,
+        batch_size: int,
+        params: _F32 | None = ...,
+        param_grads: _F32 | None = ...,
+        m: _F32 | None = ...,
+        v: _F32 | None = ...,
+        xb: _F32 | None = ...,
+        yb: NDArray[np.int64] | None = ...,
+    ) -> None: ...
+    @property
+    def batch_size(self) -> int: ...
+    @property
+    def layers(self) -> int: ...
 
 def activation_backward(
     activation: str,
@@ -35,25 +61,12 @@ def adam_step(
 ) -> None: ...
 
 def adam_train_steps(
+    network: Network,
     x: _F32,
     labels: NDArray[np.int64],
     order: NDArray[np.int64],
     start: int,
-    batch_size: int,
     steps: int,
-    xb: _F32,
-    yb: NDArray[np.int64],
-    weights: Sequence[_F32],
-    biases: Sequence[_F32],
-    weight_grads: Sequence[_F32],
-    bias_grads: Sequence[_F32],
-    acts: Sequence[_F32],
-    grads: Sequence[_F32],
-    activation: str,
-    params: _F32,
-    param_grads: _F32,
-    m: _F32,
-    v: _F32,
     lr: float,
     beta1: float,
     beta2: float,
@@ -150,17 +163,7 @@ def flush_denormals() -> bool: ...
 def force_bf16_matmul_engine(name: str) -> None:
     """For tests: bfloat16 GEMMs on this engine (amx, avx512_bf16, emulated) whatever the ISA path, '' for the best; ValueError if this CPU lacks it"""
 
-def forward_backward(
-    x: _F32,
-    labels: NDArray[np.int64],
-    weights: Sequence[_F32],
-    biases: Sequence[_F32],
-    weight_grads: Sequence[_F32],
-    bias_grads: Sequence[_F32],
-    acts: Sequence[_F32],
-    grads: Sequence[_F32],
-    activation: str,
-) -> float: ...
+def forward_backward(network: Network, x: _F32, labels: NDArray[np.int64]) -> float: ...
 
 def gemm(
     a: _F32,

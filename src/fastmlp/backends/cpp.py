@@ -1,12 +1,14 @@
 """The C++ backend: kernels from the pybind11 extension fastmlp._cpp (built from csrc/).
 
 Every kernel is native for float32 (other dtypes use the NumPy code of the base class).
-The per-step kernels (`forward_backward`, `adam_step`, `adam_train_steps`) and `gemm` skip
-the Python argument checks on float32: the extension checks the same things itself (dtype,
-contiguity, writability, shapes, aliasing, label and index ranges, hyperparameters),
-raising the same exception types with messages that name the argument, and that saves tens
-of microseconds per training step. A NetworkState was checked in Python when it was built;
-the extension takes its arrays as the argument lists of its bindings.
+The per-step kernels (`gemm`, `adam_step`, `forward_backward`, `adam_train_steps`) call the
+extension directly on float32 and let its memory-safety checks (dtype, contiguity, shapes,
+overlap, index ranges) be the only ones a valid call pays, which saves microseconds per
+training step; the hyperparameters are checked in Python (fastmlp.hyperparameters), and a
+call the extension rejects is checked again by validation.py, so the message is the same
+as on every other backend. The NetworkState that forward_backward and adam_train_steps
+take becomes a `_cpp.Network` once, on first use (its arrays parsed and checked once in
+C++, kept on the state): each call passes the network as one object.
 
 Matmul precision: both "float32" and "bfloat16" (see :class:`fastmlp.backends.base.Backend`).
 The setting lives in the extension (`_cpp.set_matmul_precision`, `_cpp.matmul_precision`) and
@@ -23,12 +25,15 @@ kernels of the base class, which never round float64.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import warnings
 
 import numpy as np
 
+from ..hyperparameters import check_adam_hyperparameters
+from . import validation as check
 from .base import Backend
 from .bfloat16 import EmulatedBfloat16Warning
 
@@ -64,6 +69,32 @@ def _kib(n):
     return f"{n // 1024} KiB" if n else "unknown"
 
 
+@contextlib.contextmanager
+def _worded_by(python_check, *args):
+    """Runs a direct extension call; if the extension rejects it, `python_check` (from
+    validation.py) runs on the same arguments and raises its own error, else the
+    extension's stands. The extension checks everything before it writes anything."""
+    try:
+        yield
+    except (TypeError, ValueError):
+        try:
+            python_check(*args)
+        except (TypeError, ValueError) as worded:
+            raise worded from None
+        raise
+
+
+def _network(state):
+    """The NetworkState's arrays as one _cpp.Network, parsed and checked once."""
+    network = state.prepared.get("cpp")
+    if network is None:
+        network = state.prepared["cpp"] = _cpp.Network(
+            state.weights, state.biases, state.weight_grads, state.bias_grads, state.acts,
+            state.grads, state.activation, state.batch_size, params=state.params,
+            param_grads=state.param_grads, m=state.m, v=state.v, xb=state.xb, yb=state.yb)
+    return network
+
+
 class CppBackend(Backend):
     name = "cpp"
     native_dtypes = (_FLOAT32,)
@@ -78,32 +109,43 @@ class CppBackend(Backend):
         if name == "bfloat16":
             _warn_once_if_emulated()
 
-    # -- per-step kernels: validated in C++ only ---------------------------------------
+    # -- per-step kernels: checked in C++ first, worded by validation.py ---------------
+    # On float32 these call the extension directly: its memory-safety checks are all a
+    # valid call pays (Python's would add microseconds to each training step). A call the
+    # extension rejects is checked again in Python, so the error the user sees is
+    # validation.py's wherever its rules reject the call too.
     def gemm(self, a, b, out, trans_a=False, trans_b=False, alpha=1.0, beta=0.0):
-        # the 10-unit layer's products take ~10 us; Python checks would add 6
         if not (getattr(a, "dtype", None) == getattr(b, "dtype", None) ==
                 getattr(out, "dtype", None) == _FLOAT32):  # float64, mixed, or not arrays
             return super().gemm(a, b, out, trans_a, trans_b, alpha, beta)
-        _cpp.gemm(a, b, out, bool(trans_a), bool(trans_b), float(alpha), float(beta))
+        with _worded_by(check.check_gemm, a, b, out, trans_a, trans_b):
+            _cpp.gemm(a, b, out, bool(trans_a), bool(trans_b), float(alpha), float(beta))
         return out
-
-    def forward_backward(self, x, labels, state):
-        if getattr(x, "dtype", None) != _FLOAT32:  # float64 or bad input: the checked NumPy path
-            return super().forward_backward(x, labels, state)
-        return self._forward_backward(x, labels, state)
 
     def adam_step(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay=0.0):
         if getattr(param, "dtype", None) != _FLOAT32:
             return super().adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay)
-        _cpp.adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay)
+        check_adam_hyperparameters(lr, beta1, beta2, eps, weight_decay)  # not the extension's
+        with _worded_by(check.check_adam_step, param, grad, m, v, lr, beta1, beta2, eps, step,
+                        weight_decay):
+            _cpp.adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay)
+
+    def forward_backward(self, x, labels, state):
+        if getattr(x, "dtype", None) != _FLOAT32 or state.dtype != _FLOAT32:
+            return super().forward_backward(x, labels, state)
+        with _worded_by(check.check_forward_backward, x, labels, state):
+            return _cpp.forward_backward(_network(state), x, labels)
 
     def adam_train_steps(self, x, labels, order, start, steps, state, lr, beta1, beta2, eps,
                          t0, weight_decay, losses):
-        if getattr(x, "dtype", None) != _FLOAT32 or state.m is None:
+        if getattr(x, "dtype", None) != _FLOAT32 or state.dtype != _FLOAT32 or state.m is None:
             return super().adam_train_steps(x, labels, order, start, steps, state, lr, beta1,
                                             beta2, eps, t0, weight_decay, losses)
-        self._adam_train_steps(x, labels, order, start, steps, state, lr, beta1, beta2, eps,
-                               t0, weight_decay, losses)
+        check_adam_hyperparameters(lr, beta1, beta2, eps, weight_decay)  # not the extension's
+        with _worded_by(check.check_adam_train_steps, x, labels, order, start, steps, state,
+                        lr, beta1, beta2, eps, t0, weight_decay, losses):
+            _cpp.adam_train_steps(_network(state), x, labels, order, start, steps, lr, beta1,
+                                  beta2, eps, t0, weight_decay, losses)
         return losses
 
     # -- the kernels behind the checked public methods ---------------------------------
@@ -125,18 +167,13 @@ class CppBackend(Backend):
     def _adam_step(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay):
         _cpp.adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay)
 
-    # the extension takes the state's arrays as argument lists (it checks them again)
+    # the fused steps run on the state's Network, made once per state
     def _forward_backward(self, x, labels, state):
-        acts, grads = state.rows(x.shape[0])
-        return _cpp.forward_backward(x, labels, state.weights, state.biases, state.weight_grads,
-                                     state.bias_grads, acts, grads, state.activation)
+        return _cpp.forward_backward(_network(state), x, labels)
 
     def _adam_train_steps(self, x, labels, order, start, steps, state, lr, beta1, beta2, eps,
                           t0, weight_decay, losses):
-        _cpp.adam_train_steps(x, labels, order, start, state.batch_size, steps, state.xb,
-                              state.yb, state.weights, state.biases, state.weight_grads,
-                              state.bias_grads, state.acts, state.grads, state.activation,
-                              state.params, state.param_grads, state.m, state.v, lr, beta1,
+        _cpp.adam_train_steps(_network(state), x, labels, order, start, steps, lr, beta1,
                               beta2, eps, t0, weight_decay, losses)
 
     # activation forward, losses, dropout, batch norm, SGD / RMSprop / AdamW

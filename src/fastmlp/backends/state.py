@@ -14,13 +14,14 @@ class NetworkState:
     activation) during the backward pass); the hidden layers' `activation`. For
     adam_train_steps also the flat `params` / `param_grads` the layers view, Adam's `m` and
     `v` (like params) and the minibatch buffers `xb` [batch_size, in] and `yb` [batch_size]
-    (int64). The arrays are kept, not copied: kernels update them in place. Raises
+    (int64). The arrays are kept, not copied: kernels update them in place, and a state's
+    arrays are never replaced (a model's or an optimizer's arrays live as long as it). Raises
     TypeError / ValueError naming the array that does not fit.
     """
 
     __slots__ = ("weights", "biases", "weight_grads", "bias_grads", "acts", "grads",
                  "activation", "batch_size", "params", "param_grads", "m", "v", "xb", "yb",
-                 "pass_written", "written", "_rows")
+                 "pass_written", "written", "_rows", "prepared")
 
     def __init__(self, weights, biases, weight_grads, bias_grads, acts, grads, activation,
                  batch_size, *, params=None, param_grads=None, m=None, v=None, xb=None,
@@ -33,15 +34,21 @@ class NetworkState:
         self.activation, self.batch_size = activation, int(batch_size)
         self.params, self.param_grads, self.m, self.v = params, param_grads, m, v
         self.xb, self.yb = xb, yb
-        # (array, name) of what forward_backward writes, and what adam_train_steps writes:
-        # for the per-call overlap checks against their inputs
-        self.pass_written = [(a, f"{name}[{i}]") for name, seq in (
+        # the address ranges (start, end, name) of what forward_backward writes, and of
+        # what adam_train_steps writes: the per-call overlap checks test their inputs
+        # against these (the arrays are fixed for the state's life)
+        self.pass_written = [check.address_range(a, f"{name}[{i}]") for name, seq in (
             ("weight_grads", self.weight_grads), ("bias_grads", self.bias_grads),
             ("acts", self.acts), ("grads", self.grads)) for i, a in enumerate(seq)]
         self.written = self.pass_written + [
-            (a, name) for a, name in ((params, "params"), (m, "m"), (v, "v"), (xb, "xb"),
-                                      (yb, "yb")) if a is not None]
+            check.address_range(a, name) for a, name in (
+                (params, "params"), (m, "m"), (v, "v"), (xb, "xb"), (yb, "yb"),
+                (param_grads, "param_grads")) if a is not None]
         self._rows = {}
+        # a backend's own form of this state, made on its first use (the cpp backend's
+        # fastmlp._cpp.Network), by backend name: the arrays above are fixed for the state's
+        # life, so it stays valid
+        self.prepared = {}
 
     @property
     def dtype(self):

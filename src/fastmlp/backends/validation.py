@@ -288,9 +288,25 @@ def _check_layers(rows, features, weights, biases, weight_grads, bias_grads, act
         inp = f
 
 
+def address_range(a, name):
+    """(start, end, name): the bytes of contiguous array `a`, for _check_apart."""
+    start = a.__array_interface__["data"][0]
+    return start, start + a.nbytes, name
+
+
+def _check_apart(x, what, written):
+    """Contiguous x overlaps none of the address ranges `written` (as np.may_share_memory
+    would tell, at the cost of a few comparisons)."""
+    if x.nbytes:
+        start, end, _ = address_range(x, what)
+        for lo, hi, name in written:
+            if lo < end and start < hi and lo < hi:
+                raise ValueError(f"{name} must not overlap {what}")
+
+
 def _network_input(x, state, rows_allowed, written, what="x"):
     """x for the network of `state`: a float array of its dtype and input width with at
-    most `rows_allowed` rows, overlapping none of the (array, name) pairs `written`."""
+    most `rows_allowed` rows, overlapping none of the address ranges `written`."""
     _array(x, what)
     _ndim(x, what, 2)
     if x.dtype != state.dtype:
@@ -301,9 +317,7 @@ def _network_input(x, state, rows_allowed, written, what="x"):
     if x.shape[0] > rows_allowed:
         raise ValueError(f"{what} has {x.shape[0]} rows but the network's workspaces hold "
                          f"{rows_allowed} (its batch_size)")
-    for arr, name in written:
-        if np.may_share_memory(x, arr):
-            raise ValueError(f"{name} must not overlap {what}")
+    _check_apart(x, what, written)
 
 
 def check_forward_backward(x, labels, state):
@@ -381,12 +395,11 @@ def check_adam_train_steps(x, labels, order, start, steps, state, lr, beta1, bet
     _out(losses, "losses")
     if losses.shape != (steps,):
         raise ValueError(f"losses must have shape {(steps,)}, got {losses.shape}")
-    written = state.written + [(state.param_grads, "param_grads")]
-    _network_input(x, state, rows, written + [(losses, "losses")])
-    for a, name in ((labels, "labels"), (order, "order"), (losses, "losses")):
-        for arr, out_name in written + ([] if a is losses else [(losses, "losses")]):
-            if np.may_share_memory(a, arr):
-                raise ValueError(f"{out_name} must not overlap {name}")
+    written = state.written + [address_range(losses, "losses")]
+    _network_input(x, state, rows, written)
+    _check_apart(labels, "labels", written)
+    _check_apart(order, "order", written)
+    _check_apart(losses, "losses", state.written)
     chunk = order[start:start + steps * batch_size]
     if chunk.size:
         if chunk.min() < 0 or chunk.max() >= rows:
