@@ -62,6 +62,23 @@ def _run_dask(trials, data, scheduler, threads):
             client.close()
 
 
+def _pin_run_settings(options):
+    """`options` with the backend and matmul precision this process would train with when
+    they are not given: a trial in a worker process would otherwise take the worker's own
+    defaults (its FASTMLP_BACKEND, FASTMLP_MATMUL_PRECISION) while a trial run here takes
+    this process's (set_backend, set_matmul_precision), and the same sweep would give
+    different bits depending on where it runs and what this process did before."""
+    from ..backends import BackendError, default_backend_name, get_backend
+
+    pinned = {**options, "backend": options.get("backend") or default_backend_name()}
+    if not pinned.get("matmul_precision"):
+        try:  # a backend that does not load here is left to the worker's default
+            pinned["matmul_precision"] = get_backend(pinned["backend"]).matmul_precision
+        except BackendError:
+            pinned.pop("matmul_precision", None)
+    return pinned
+
+
 def run_sweep(grid=None, *, random=None, n_trials=10, dataset="mnist", n_train=None,
               n_test=None, data_seed=0, search_seed=0, n_jobs=1, scheduler=None,
               threads=None, **fixed):
@@ -90,6 +107,7 @@ def run_sweep(grid=None, *, random=None, n_trials=10, dataset="mnist", n_train=N
     trials = [{**fixed, **t} for t in trials]
     for t in trials:
         check_options(t)
+    trials = [_pin_run_settings(t) for t in trials]
     if int(n_jobs) != n_jobs or n_jobs < 1:
         raise ValueError(f"n_jobs must be a positive integer, got {n_jobs!r}")
     if threads is not None and (int(threads) != threads or threads < 1):
