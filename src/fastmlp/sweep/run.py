@@ -96,9 +96,10 @@ def run_sweep(grid=None, *, random=None, n_trials=10, dataset="mnist", n_train=N
         Dask scheduler address ("tcp://host:8786") or a distributed.Client to run on instead.
     threads: threads per trial (default: its share of its machine's cores).
     Each row holds the trial's options, test_accuracy, test_loss, train_loss, seconds,
-    backend, threads (as the backend reports them) and worker (host:pid). Rows are in
-    trial order; the same options give the same scores wherever they run, given the same
-    backend and thread count.
+    backend and matmul_precision (this process's defaults unless a trial names them, so
+    workers train as a trial here would), threads (as the backend reports them) and worker
+    (host:pid). Rows are in trial order; the same options give the same scores wherever
+    they run, given the same backend, ISA path and thread count.
     """
     if (grid is None) == (random is None):
         raise ValueError("give either a grid or a random search space")
