@@ -60,6 +60,15 @@ def configured(name, threads, isa):
 CONFIGS = backend_configs()
 
 
+@pytest.fixture(autouse=True)
+def _default_backend_restored():
+    """A test that changes the default backend (the CLI's --backend calls set_backend in
+    this process) must not hand it to the tests after it."""
+    before = backends._default_name
+    yield
+    backends._default_name = before
+
+
 @pytest.fixture(params=CONFIGS, ids=[c[0] for c in CONFIGS])
 def any_backend(request):
     """Each backend configuration in turn (numpy included)."""

@@ -45,6 +45,25 @@ def test_joblib_workers_get_their_share_of_the_cores_not_the_inherited_count(mon
     assert _scores(rows) == _scores(serial)
 
 
+def test_a_sweep_pins_the_callers_backend_and_matmul_precision_in_every_worker():
+    """The joblib workers start with their own defaults; the serial run has this process's.
+    Both must train with the caller's backend and precision, and the rows say which."""
+    from fastmlp import backends
+
+    before = backends.default_backend_name(), backends.get_matmul_precision()
+    backends.set_backend("numpy")
+    backends.set_matmul_precision("bfloat16")
+    try:
+        serial = run_sweep(GRID, **SMALL, threads=1)
+        rows = run_sweep(GRID, **SMALL, n_jobs=2, threads=1)
+    finally:
+        backends.set_backend(before[0])
+        backends.set_matmul_precision(before[1])
+    for r in serial + rows:
+        assert (r["backend"], r["matmul_precision"]) == ("numpy", "bfloat16")
+    assert _scores(rows) == _scores(serial)
+
+
 def test_dask_local_cluster_gives_the_serial_results_for_sweeps_and_grid_search(monkeypatch,
                                                                                 tmp_path):
     distributed = pytest.importorskip("distributed")

@@ -62,6 +62,23 @@ def _run_dask(trials, data, scheduler, threads):
             client.close()
 
 
+def _pin_run_settings(options):
+    """`options` with the backend and matmul precision this process would train with when
+    they are not given: a trial in a worker process would otherwise take the worker's own
+    defaults (its FASTMLP_BACKEND, FASTMLP_MATMUL_PRECISION) while a trial run here takes
+    this process's (set_backend, set_matmul_precision), and the same sweep would give
+    different bits depending on where it runs and what this process did before."""
+    from ..backends import BackendError, default_backend_name, get_backend
+
+    pinned = {**options, "backend": options.get("backend") or default_backend_name()}
+    if not pinned.get("matmul_precision"):
+        try:  # a backend that does not load here is left to the worker's default
+            pinned["matmul_precision"] = get_backend(pinned["backend"]).matmul_precision
+        except BackendError:
+            pinned.pop("matmul_precision", None)
+    return pinned
+
+
 def run_sweep(grid=None, *, random=None, n_trials=10, dataset="mnist", n_train=None,
               n_test=None, data_seed=0, search_seed=0, n_jobs=1, scheduler=None,
               threads=None, **fixed):
@@ -79,9 +96,10 @@ def run_sweep(grid=None, *, random=None, n_trials=10, dataset="mnist", n_train=N
         Dask scheduler address ("tcp://host:8786") or a distributed.Client to run on instead.
     threads: threads per trial (default: its share of its machine's cores).
     Each row holds the trial's options, test_accuracy, test_loss, train_loss, seconds,
-    backend, threads (as the backend reports them) and worker (host:pid). Rows are in
-    trial order; the same options give the same scores wherever they run, given the same
-    backend and thread count.
+    backend and matmul_precision (this process's defaults unless a trial names them, so
+    workers train as a trial here would), threads (as the backend reports them) and worker
+    (host:pid). Rows are in trial order; the same options give the same scores wherever
+    they run, given the same backend, ISA path and thread count.
     """
     if (grid is None) == (random is None):
         raise ValueError("give either a grid or a random search space")
@@ -90,6 +108,7 @@ def run_sweep(grid=None, *, random=None, n_trials=10, dataset="mnist", n_train=N
     trials = [{**fixed, **t} for t in trials]
     for t in trials:
         check_options(t)
+    trials = [_pin_run_settings(t) for t in trials]
     if int(n_jobs) != n_jobs or n_jobs < 1:
         raise ValueError(f"n_jobs must be a positive integer, got {n_jobs!r}")
     if threads is not None and (int(threads) != threads or threads < 1):

@@ -96,8 +96,10 @@ def run_trial(index, options, data, threads):
                         **{k: opts[k] for k in TRAIN_OPTIONS if k in opts})
         seconds = time.perf_counter() - start
         used_threads = backend_threads(backend)
+        precision = backend.matmul_precision
     return {"trial": index, **options,
             "test_accuracy": history.test_accuracy[-1], "test_loss": history.test_loss[-1],
             "train_loss": history.loss[-1], "epochs_run": history.epochs,
-            "seconds": seconds, "backend": backend.name, "threads": used_threads,
+            "seconds": seconds, "backend": backend.name, "matmul_precision": precision,
+            "threads": used_threads,
             "worker": f"{socket.gethostname()}:{os.getpid()}"}
