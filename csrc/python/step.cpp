@@ -212,7 +212,7 @@ void adam_train_steps_binding(py::handle x_obj, py::handle labels_obj, py::handl
                             std::to_string(lab[ord[j]]) + " at index " + std::to_string(ord[j]));
   }
 
-  a.x = checks::data(x), a.labels = lab, a.in = x.shape(1);
+  a.x = checks::data(x), a.labels = lab, a.rows = rows, a.in = x.shape(1);
   a.order = ord, a.order_len = order_len;
   a.start = start, a.batch = batch_size, a.steps = steps;
   a.xb = checks::data(xb), a.yb = static_cast<i64*>(yb.mutable_data());

@@ -555,3 +555,11 @@ def check_batch_norm_backward(grad, x, gamma, mean, invstd, grad_x, grad_gamma, 
                 (gamma, "gamma"), (mean, "mean"), (invstd, "invstd"))
     _no_overlap(grad_beta, "grad_beta", (grad, "grad"), (x, "x"), (gamma, "gamma"),
                 (mean, "mean"), (invstd, "invstd"))
+
+
+# -- indices rewritten during a call ------------------------------------------------------
+def indices_changed(what, detail=""):
+    """The error a kernel raises when an index it checked at the point of use (a label, an
+    order entry) was out of range: another thread rewrote it after the checks above."""
+    return ValueError(f"{what} changed while the kernel ran (another thread wrote them)"
+                      f"{detail}; the outputs are undefined")
