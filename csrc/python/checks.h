@@ -32,6 +32,22 @@ inline std::vector<i64> shape_of(const py::array& a) {
   return std::vector<i64>(a.shape(), a.shape() + a.ndim());
 }
 
+// An ndarray itself, not a subclass (np.matrix and masked arrays index and compute
+// differently), whose elements are aligned to their type (the kernels read them as such).
+// validation._plain: the same rule and wording.
+inline void plain_array(const py::array& a, const std::string& name) {
+  const auto& api = py::detail::npy_api::get();
+  if (Py_TYPE(a.ptr()) != api.PyArray_Type_) {
+    const py::handle type = a.get_type();
+    throw py::type_error(name + " must be a plain numpy.ndarray, got the subclass " +
+                         std::string(py::str(type.attr("__module__"))) + "." +
+                         std::string(py::str(type.attr("__name__"))) + " (use np.asarray)");
+  }
+  if (!(a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
+    throw py::value_error(name + " is not aligned to its dtype (a view at a byte offset; "
+                          "copy it with np.array)");
+}
+
 // A float32, C-contiguous ndarray (writable when `writable`).
 inline py::array float32_array(const py::handle& obj, const std::string& name,
                                bool writable = false) {
@@ -43,6 +59,7 @@ inline py::array float32_array(const py::handle& obj, const std::string& name,
     throw py::type_error(name + " must be float32, got dtype " + std::string(py::str(a.dtype())));
   if (!(a.flags() & py::array::c_style))
     throw py::value_error(name + " must be C-contiguous (use np.ascontiguousarray)");
+  plain_array(a, name);
   if (writable && !a.writeable()) throw py::value_error(name + " must be writable");
   return a;
 }
@@ -75,6 +92,7 @@ inline const i64* labels(const py::handle& obj, i64 n, i64 classes) {
   if (a.ndim() != 1 || a.shape(0) != n || !(a.flags() & py::array::c_style))
     throw py::value_error("labels must be contiguous with shape " + shape_str({n}) + ", got " +
                           shape_str(shape_of(a)));
+  plain_array(a, "labels");
   const i64* y = static_cast<const i64*>(a.data());
   for (i64 i = 0; i < n; ++i)
     if (y[i] < 0 || y[i] >= classes)
@@ -160,6 +178,7 @@ inline py::array int64_array(py::handle obj, const std::string& name, bool writa
   if (a.ndim() != 1 || !(a.flags() & py::array::c_style))
     throw py::value_error(name + " must be a contiguous 1-D array, got shape " +
                           shape_str(shape_of(a)));
+  plain_array(a, name);
   if (writable && !a.writeable()) throw py::value_error(name + " must be writable");
   return a;
 }

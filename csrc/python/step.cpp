@@ -189,6 +189,7 @@ void adam_train_steps_binding(py::handle x_obj, py::handle labels_obj, py::handl
     throw py::type_error("losses must be a float64 numpy array");
   py::array& losses = keep(py::reinterpret_borrow<py::array>(losses_obj), "losses", true);
   if (!(losses.flags() & py::array::c_style)) throw py::value_error("losses must be C-contiguous");
+  checks::plain_array(losses, "losses");
   if (!losses.writeable()) throw py::value_error("losses must be writable");
   checks::shape(losses, "losses", {steps});
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import Backend
+from .state import NetworkState
 
 try:
     from .. import _cpp
@@ -54,7 +55,8 @@ class CppBackend(Backend):
         return out
 
     def forward_backward(self, x, labels, state):
-        if getattr(x, "dtype", None) != _FLOAT32:  # float64 or bad input: the checked NumPy path
+        # float64 or bad input: the checked NumPy path
+        if getattr(x, "dtype", None) != _FLOAT32 or not isinstance(state, NetworkState):
             return super().forward_backward(x, labels, state)
         return self._forward_backward(x, labels, state)
 
@@ -65,7 +67,8 @@ class CppBackend(Backend):
 
     def adam_train_steps(self, x, labels, order, start, steps, state, lr, beta1, beta2, eps,
                          t0, weight_decay, losses):
-        if getattr(x, "dtype", None) != _FLOAT32 or state.m is None:
+        if (getattr(x, "dtype", None) != _FLOAT32 or not isinstance(state, NetworkState)
+                or state.m is None):
             return super().adam_train_steps(x, labels, order, start, steps, state, lr, beta1,
                                             beta2, eps, t0, weight_decay, losses)
         self._adam_train_steps(x, labels, order, start, steps, state, lr, beta1, beta2, eps,

@@ -30,6 +30,19 @@ def _array(x, name):
         raise TypeError(f"{name} must be float32 or float64, got dtype {x.dtype}")
     if not x.flags.c_contiguous:
         raise ValueError(f"{name} must be C-contiguous (use np.ascontiguousarray)")
+    _plain(x, name)
+
+
+def _plain(x, name):
+    """x is an ndarray itself, not a subclass (np.matrix and masked arrays index and
+    compute differently), and its elements are aligned to their type (the compiled
+    kernels read them as such). The same rule as csrc/python/checks.h plain_array."""
+    if type(x) is not np.ndarray:
+        raise TypeError(f"{name} must be a plain numpy.ndarray, got the subclass "
+                        f"{type(x).__module__}.{type(x).__name__} (use np.asarray)")
+    if not x.flags.aligned:
+        raise ValueError(f"{name} is not aligned to its dtype (a view at a byte offset; "
+                         f"copy it with np.array)")
 
 
 def _out(x, name):
@@ -156,6 +169,7 @@ def check_softmax_cross_entropy(logits, labels, grad):
     if labels.shape != (logits.shape[0],) or not labels.flags.c_contiguous:
         raise ValueError(f"labels must be contiguous with shape {(logits.shape[0],)}, "
                          f"got {labels.shape}")
+    _plain(labels, "labels")
     if logits.shape[0] == 0 or logits.shape[1] == 0:
         raise ValueError(f"logits must be non-empty, got shape {logits.shape}")
     # out-of-range labels would index outside a row: checked here, once, for every backend
@@ -296,7 +310,16 @@ def _network_input(x, state, rows_allowed, written, what="x"):
             raise ValueError(f"{name} must not overlap {what}")
 
 
+def _network_state(state, needs):
+    from .state import NetworkState  # here: state.py imports this module
+
+    if not isinstance(state, NetworkState):
+        raise TypeError(f"{needs} takes a NetworkState (fastmlp.backends.NetworkState), "
+                        f"got {type(state).__name__}")
+
+
 def check_forward_backward(x, labels, state):
+    _network_state(state, "forward_backward")
     _network_input(x, state, state.batch_size, state.pass_written)
     n = x.shape[0]
     _int_labels(labels, n)
@@ -333,6 +356,7 @@ def _int64_vector(a, name, writable=False):
                         f"{getattr(a, 'dtype', type(a).__name__)}")
     if a.ndim != 1 or not a.flags.c_contiguous:
         raise ValueError(f"{name} must be a contiguous 1-D array, got shape {a.shape}")
+    _plain(a, name)
     if writable and not a.flags.writeable:
         raise ValueError(f"{name} must be writable")
 
@@ -347,6 +371,7 @@ def check_adam_train_steps(x, labels, order, start, steps, state, lr, beta1, bet
                            weight_decay, losses):
     """Backend.adam_train_steps: a state with Adam's m, v and the minibatch buffers, and
     every order entry the steps read (and the label it selects) in range."""
+    _network_state(state, "adam_train_steps")
     if state.m is None or state.xb is None:
         raise ValueError("adam_train_steps needs a NetworkState with m, v, xb and yb")
     _array(x, "x")
@@ -404,6 +429,7 @@ def _int_labels(labels, n):
                         f"{getattr(labels, 'dtype', type(labels).__name__)}")
     if labels.shape != (n,) or not labels.flags.c_contiguous:
         raise ValueError(f"labels must be contiguous with shape {(n,)}, got {labels.shape}")
+    _plain(labels, "labels")
 
 
 def check_activation_forward(activation, x, out):
