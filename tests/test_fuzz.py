@@ -20,6 +20,7 @@ import os
 import select
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -242,22 +243,30 @@ class Worker:
         if isa:
             env["FASTMLP_ISA"] = isa
         self.name = target
+        self.stderr = tempfile.TemporaryFile("w+")  # a file: a pipe could fill and block it
         self.proc = subprocess.Popen([sys.executable, str(WORKER), target], cwd=WORKER.parent,
                                      env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+                                     stderr=self.stderr, text=True)
+
+    def wait_ready(self):
         self._expect_line(TIMEOUT)
 
     def _expect_line(self, timeout):
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
         if not ready:
             self.proc.kill()
-            raise AssertionError(f"{self.name}: no answer within {timeout} s (hang)")
+            raise AssertionError(f"{self.name}: no answer within {timeout} s (hang)\n"
+                                 f"{self._stderr()}")
         line = self.proc.stdout.readline()
         if not line:
             code = self.proc.wait()
             raise AssertionError(f"{self.name}: worker died with exit code {code}\n"
-                                 f"{self.proc.stderr.read()[-4000:]}")
+                                 f"{self._stderr()}")
         return line
+
+    def _stderr(self):
+        self.stderr.seek(0)
+        return self.stderr.read()[-4000:]
 
     def run(self, batch):
         if self.proc.poll() is not None:
@@ -285,6 +294,8 @@ def workers():
     try:
         for tid, target, isa, strict in _targets():
             started.append((tid, strict, Worker(target, isa)))
+        for _, _, w in started:  # they start side by side
+            w.wait_ready()
         yield started
     finally:
         for _, _, w in started:
