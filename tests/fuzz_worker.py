@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 
 import flat_calls
+from fastmlp.backends import NetworkState
 
 warnings.simplefilter("ignore")  # np.matrix's PendingDeprecationWarning, overflow warnings
 
@@ -140,8 +141,12 @@ def run_case(case, target):
         if target == "_cpp":
             from fastmlp import _cpp
             getattr(_cpp, kernel)(*args)
-        elif kernel in ("forward_backward", "adam_train_steps"):
-            getattr(flat_calls, kernel)(BACKEND, *args)
+        elif kernel == "forward_backward":  # flat_calls' batch size is x's rows: x may be no array
+            x, labels, *network, activation = args
+            rows = x.shape[0] if isinstance(x, np.ndarray) and x.ndim else 1
+            BACKEND.forward_backward(x, labels, NetworkState(*network, activation, rows))
+        elif kernel == "adam_train_steps":
+            flat_calls.adam_train_steps(BACKEND, *args)
         else:
             getattr(BACKEND, kernel)(*args)
     except (ValueError, TypeError) as e:

@@ -104,3 +104,16 @@ def test_exp_of_nan_is_nan_on_every_isa():
                 assert np.isnan(out[:2]).all() and np.isfinite(out[2:]).all(), (isa, act, out)
     finally:
         cpp.set_isa(before)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_in_place_is_by_address_and_a_shifted_out_is_refused(name, rng):
+    """out may be the very buffer of its input (any view starting there), not a shifted one:
+    the bindings tell in-place calls by address, and so does the Python layer."""
+    be = backends.get_backend(name)
+    buf = rng.standard_normal(13).astype(np.float32)
+    grad, act = buf[:12].reshape(3, 4), rng.random((3, 4), dtype=np.float32)
+    be.activation_backward("sigmoid", grad, act, None, buf[:12].reshape(3, 4))  # in place
+    be.activation_forward("tanh", grad, grad.view())
+    with pytest.raises(ValueError, match="out must not overlap grad"):
+        be.activation_backward("sigmoid", grad, act, None, buf[1:].reshape(3, 4))

@@ -62,6 +62,12 @@ def _same_dtype(ref, ref_name, *pairs):
             raise TypeError(f"{name} has dtype {x.dtype} but {ref_name} has dtype {ref.dtype}")
 
 
+def _in_place(out, x):
+    """out starts where x does (their shapes are checked equal): an in-place call, not a
+    partial overlap. By address, as the bindings tell it, so views of one buffer count."""
+    return out.__array_interface__["data"][0] == x.__array_interface__["data"][0]
+
+
 def _no_overlap(out, out_name, *pairs):
     for x, name in pairs:
         if x is not None and np.may_share_memory(out, x):
@@ -143,6 +149,8 @@ def check_activation_backward(activation, grad, out_act, pre, out):
                          + ("" if activation in ("sigmoid", "tanh") else " or pre"))
     # out may be grad itself (in-place backward); it must not overlap what it is read against.
     _no_overlap(out, "out", (out_act, "out_act"), (pre, "pre"))
+    if not _in_place(out, grad):  # a shifted view of grad would be overwritten before read
+        _no_overlap(out, "out", (grad, "grad"))
 
 
 def check_bias_grad(grad, out):
@@ -310,16 +318,7 @@ def _network_input(x, state, rows_allowed, written, what="x"):
             raise ValueError(f"{name} must not overlap {what}")
 
 
-def _network_state(state, needs):
-    from .state import NetworkState  # here: state.py imports this module
-
-    if not isinstance(state, NetworkState):
-        raise TypeError(f"{needs} takes a NetworkState (fastmlp.backends.NetworkState), "
-                        f"got {type(state).__name__}")
-
-
 def check_forward_backward(x, labels, state):
-    _network_state(state, "forward_backward")
     _network_input(x, state, state.batch_size, state.pass_written)
     n = x.shape[0]
     _int_labels(labels, n)
@@ -371,7 +370,6 @@ def check_adam_train_steps(x, labels, order, start, steps, state, lr, beta1, bet
                            weight_decay, losses):
     """Backend.adam_train_steps: a state with Adam's m, v and the minibatch buffers, and
     every order entry the steps read (and the label it selects) in range."""
-    _network_state(state, "adam_train_steps")
     if state.m is None or state.xb is None:
         raise ValueError("adam_train_steps needs a NetworkState with m, v, xb and yb")
     _array(x, "x")
@@ -438,7 +436,7 @@ def check_activation_forward(activation, x, out):
     _out(out, "out")
     _same_dtype(out, "out", (x, "x"))
     _same_shape(x, "x", (out, "out"))
-    if out is not x:  # in place is fine; a partial overlap is not
+    if not _in_place(out, x):  # in place is fine; a partial overlap is not
         _no_overlap(out, "out", (x, "x"))
 
 
@@ -514,7 +512,7 @@ def check_dropout(x, noise, p, out):
     _same_dtype(out, "out", (x, "x"), (noise, "noise"))
     _same_shape(x, "x", (noise, "noise"), (out, "out"))
     check_dropout_rate(p)
-    if out is not x:
+    if not _in_place(out, x):
         _no_overlap(out, "out", (x, "x"))
     _no_overlap(out, "out", (noise, "noise"))
 
@@ -574,7 +572,7 @@ def check_batch_norm_backward(grad, x, gamma, mean, invstd, grad_x, grad_gamma, 
     # grad_x may be grad itself (the reductions are taken before grad is overwritten)
     _no_overlap(grad_x, "grad_x", (x, "x"), (gamma, "gamma"), (mean, "mean"),
                 (invstd, "invstd"), (grad_gamma, "grad_gamma"), (grad_beta, "grad_beta"))
-    if grad_x is not grad:
+    if not _in_place(grad_x, grad):
         _no_overlap(grad_x, "grad_x", (grad, "grad"))
     # the parameter gradients are accumulated in place: they may share nothing they read
     _no_overlap(grad_gamma, "grad_gamma", (grad, "grad"), (x, "x"), (grad_beta, "grad_beta"),
