@@ -423,7 +423,8 @@ def check_adam_train_steps(x, labels, order, start, steps, state, lr, beta1, bet
     _check_apart(labels, "labels", written)
     _check_apart(order, "order", written)
     _check_apart(losses, "losses", state.written)
-    chunk = order[start:start + steps * batch_size]
+    # a copy: read once, so another thread rewriting order cannot change what was checked
+    chunk = order[start:start + steps * batch_size].copy()
     if chunk.size:
         if chunk.min() < 0 or chunk.max() >= rows:
             raise ValueError(f"order entries must lie in [0, {rows}) (the rows of x), got "
