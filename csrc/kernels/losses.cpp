@@ -15,25 +15,34 @@ constexpr double kSoftmaxRowsPerThread = 32;
 }  // namespace
 
 void softmax_cross_entropy_on(const Team& team, const float* logits, const i64* labels, i64 n,
-                              i64 classes, float* grad, double* row_loss) {
+                              i64 classes, float* grad, double* row_loss, IndexFault& fault) {
   const int used = std::max(elementwise_threads(static_cast<double>(n * classes), team.size),
                             threads_for(static_cast<double>(n), kSoftmaxRowsPerThread, team.size));
   if (team.id >= used) return;
   const Ops& ops = active_ops();
   const Range rows = split(n, used, team.id);
   const float scale = static_cast<float>(n);
-  for (i64 i = rows.begin; i < rows.end; ++i)
-    row_loss[i] = ops.softmax_xent_row(logits + i * classes, classes, labels[i], scale,
+  for (i64 i = rows.begin; i < rows.end; ++i) {
+    const i64 label = read_index(labels + i);
+    if (!index_in_range(label, classes)) {
+      fault.mark();
+      row_loss[i] = 0.0;
+      continue;
+    }
+    row_loss[i] = ops.softmax_xent_row(logits + i * classes, classes, label, scale,
                                        grad + i * classes);
+  }
 }
 
 double softmax_cross_entropy(const float* logits, const i64* labels, i64 n, i64 classes,
                              float* grad) {
   double* row_loss = row_buffer(n);
+  IndexFault fault;
   run_team(elementwise_threads(static_cast<double>(n * classes), num_threads()),
            [&](const Team& team) {
-             softmax_cross_entropy_on(team, logits, labels, n, classes, grad, row_loss);
+             softmax_cross_entropy_on(team, logits, labels, n, classes, grad, row_loss, fault);
            });
+  fault.throw_if_hit("labels");
   return ordered_mean(row_loss, n);
 }
 

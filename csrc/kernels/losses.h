@@ -4,12 +4,14 @@
 #pragma once
 #include <cstdint>
 
+#include "kernels/indices.h"
 #include "runtime/team.h"
 
 namespace fastmlp {
 
 // Mean softmax cross-entropy of logits[n, classes] against labels (in [0, classes));
-// grad = (softmax - onehot) / n.
+// grad = (softmax - onehot) / n. Throws std::invalid_argument if a label was out of range
+// when read (labels rewritten by another thread during the call).
 double softmax_cross_entropy(const float* logits, const std::int64_t* labels, std::int64_t n,
                              std::int64_t classes, float* grad);
 
@@ -25,8 +27,9 @@ double sigmoid_binary_cross_entropy(const float* logits, const std::int64_t* lab
 
 // -- team stage (kernels/step.cpp) -------------------------------------------------------
 // softmax_cross_entropy's rows split over `team`; row i's loss goes to row_loss[i]. No barrier.
+// A label out of range (rewritten since it was checked) marks `fault` and skips its row.
 void softmax_cross_entropy_on(const Team& team, const float* logits, const std::int64_t* labels,
                               std::int64_t n, std::int64_t classes, float* grad,
-                              double* row_loss);
+                              double* row_loss, IndexFault& fault);
 
 }  // namespace fastmlp

@@ -24,7 +24,7 @@ int forward_backward_threads(i64 n, const std::vector<DenseLayer>& layers, int l
 // with a team barrier: every gradient is complete when it returns.
 void forward_backward_on(const Team& team, const float* x, const i64* labels, i64 n,
                          const std::vector<DenseLayer>& layers, Activation act,
-                         double* row_loss) {
+                         double* row_loss, IndexFault& fault) {
   const std::size_t last = layers.size() - 1;
   // forward: acts[i] = act_i(acts[i-1] @ W_i^T + b_i), bias and activation fused
   const float* input = x;
@@ -37,7 +37,7 @@ void forward_backward_on(const Team& team, const float* x, const i64* labels, i6
     input = l.act;
   }
   const DenseLayer& top = layers[last];
-  softmax_cross_entropy_on(team, top.act, labels, n, top.out, top.grad, row_loss);
+  softmax_cross_entropy_on(team, top.act, labels, n, top.out, top.grad, row_loss, fault);
   team.barrier();
   // backward, one stage per layer: dW_i = G_i^T @ acts[i-1], db_i = colsum(G_i),
   // G_{i-1} = (G_i @ W_i) * act'(acts[i-1]) with the derivative fused into the GEMM;
@@ -68,12 +68,18 @@ void forward_backward_on(const Team& team, const float* x, const i64* labels, i6
   }
 }
 
-// Rows (and labels) of step s's minibatch into xb / yb, split by rows over the team.
+// Rows (and labels) of step s's minibatch into xb / yb, split by rows over the team. An
+// order entry out of range (rewritten since it was checked) gathers nothing and gets the
+// label -1, which the loss stage reports.
 void gather(const Team& team, const TrainSteps& a, i64 first, i64 rows) {
   const Range r = split(rows, team.size, team.id);
   const std::size_t row_bytes = static_cast<std::size_t>(a.in) * sizeof(float);
   for (i64 i = r.begin; i < r.end; ++i) {
-    const i64 src = a.order[first + i];
+    const i64 src = read_index(a.order + first + i);
+    if (!index_in_range(src, a.rows)) {
+      a.yb[i] = -1;
+      continue;
+    }
     std::memcpy(a.xb + i * a.in, a.x + src * a.in, row_bytes);
     a.yb[i] = a.labels[src];
   }
@@ -85,9 +91,11 @@ double forward_backward(const float* x, const i64* labels, i64 n,
                         const std::vector<DenseLayer>& layers, Activation act) {
   const int threads = forward_backward_threads(n, layers, num_threads());
   double* row_loss = row_buffer(n);
+  IndexFault fault;
   run_team(threads, [&](const Team& team) {
-    forward_backward_on(team, x, labels, n, layers, act, row_loss);
+    forward_backward_on(team, x, labels, n, layers, act, row_loss, fault);
   });
+  fault.throw_if_hit("labels");
   return ordered_mean(row_loss, n);
 }
 
@@ -100,12 +108,15 @@ void adam_train_steps(const TrainSteps& a) {
   // step s's minibatch: order[start + s * batch ...], the last one possibly shorter
   auto rows_of = [&](i64 s) { return std::min(a.batch, a.order_len - (a.start + s * a.batch)); };
 
+  IndexFault fault;
   run_team(threads, [&](const Team& team) {
     i64 rows = rows_of(0);
     gather(team, a, a.start, rows);
     team.barrier();
     for (i64 s = 0; s < a.steps; ++s) {
-      forward_backward_on(team, a.xb, a.yb, rows, a.layers, a.act, row_loss);
+      forward_backward_on(team, a.xb, a.yb, rows, a.layers, a.act, row_loss, fault);
+      // written only in the loss stage, which a barrier ends: every thread agrees
+      if (fault.hit()) break;
       if (team.id == 0) a.losses[s] = ordered_mean(row_loss, rows);
       // the step's update, and the next step's gather (neither reads what the other writes)
       adam_on(team, a.params, a.param_grads, a.m, a.v, a.count,
@@ -117,6 +128,7 @@ void adam_train_steps(const TrainSteps& a) {
       team.barrier();
     }
   });
+  fault.throw_if_hit("order or labels");
 }
 
 }  // namespace fastmlp

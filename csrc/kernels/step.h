@@ -22,14 +22,15 @@ struct DenseLayer {
 };
 
 // Forward and backward pass: `act` on hidden layers, identity on the last, softmax
-// cross-entropy loss (returned).
+// cross-entropy loss (returned). Throws std::invalid_argument if a label was out of range
+// when read.
 double forward_backward(const float* x, const std::int64_t* labels, std::int64_t n,
                         const std::vector<DenseLayer>& layers, Activation act);
 
 struct TrainSteps {
   const float* x = nullptr;              // [rows, in] the whole training set
   const std::int64_t* labels = nullptr;  // [rows]
-  std::int64_t in = 0;
+  std::int64_t rows = 0, in = 0;
   const std::int64_t* order = nullptr;  // [order_len] row indices, each in [0, rows)
   std::int64_t order_len = 0;
   std::int64_t start = 0, batch = 0, steps = 0;  // step s reads order[start + s * batch ...]
@@ -49,7 +50,8 @@ struct TrainSteps {
 
 // Per step: gather a minibatch by index, forward_backward, then one Adam step over the
 // flat parameters. Bitwise the same results as `steps` calls of forward_backward and
-// adam_step.
+// adam_step. Throws std::invalid_argument (after stopping at the step where it happened)
+// if an order entry or label was out of range when read.
 void adam_train_steps(const TrainSteps& a);
 
 }  // namespace fastmlp

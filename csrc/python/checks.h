@@ -33,6 +33,22 @@ inline std::vector<i64> shape_of(const py::array& a) {
   return std::vector<i64>(a.shape(), a.shape() + a.ndim());
 }
 
+// An ndarray itself, not a subclass (np.matrix and masked arrays index and compute
+// differently), whose elements are aligned to their type (the kernels read them as such).
+// validation._plain: the same rule and wording.
+inline void plain_array(const py::array& a, const std::string& name) {
+  const auto& api = py::detail::npy_api::get();
+  if (Py_TYPE(a.ptr()) != api.PyArray_Type_) {
+    const py::handle type = a.get_type();
+    throw py::type_error(name + " must be a plain numpy.ndarray, got the subclass " +
+                         std::string(py::str(type.attr("__module__"))) + "." +
+                         std::string(py::str(type.attr("__name__"))) + " (use np.asarray)");
+  }
+  if (!(a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
+    throw py::value_error(name + " is not aligned to its dtype (a view at a byte offset; "
+                          "copy it with np.array)");
+}
+
 // Contiguous int64 labels of shape (n,), each in [0, classes).
 inline const i64* labels(const py::handle& obj, i64 n, i64 classes) {
   if (!py::isinstance<py::array_t<i64>>(obj))
@@ -43,6 +59,8 @@ inline const i64* labels(const py::handle& obj, i64 n, i64 classes) {
   if (a.ndim() != 1 || a.shape(0) != n || !(a.flags() & py::array::c_style))
     throw py::value_error("labels must be contiguous with shape " + shape_str({n}) + ", got " +
                           shape_str(shape_of(a)));
+  plain_array(a, "labels");
+  plain_array(a, "labels");
   const i64* y = static_cast<const i64*>(a.data());
   for (i64 i = 0; i < n; ++i)
     if (y[i] < 0 || y[i] >= classes)
@@ -142,11 +160,11 @@ inline void step_number(double step) {
 }  // namespace fastmlp::checks
 
 // ---- Declarative array expectations -------------------------------------------------------
-// expect<T>(obj, name, dims, writable): `obj` is a C-contiguous, aligned ndarray of T
-// (float, double or int64, native byte order) with shape `dims` (kAnyExtent: any extent
-// there), writable when asked. The one check a binding needs before it reads or writes an
-// array's memory; TypeError (not an array, wrong dtype) or ValueError (layout, shape) naming
-// `name`.
+// expect<T>(obj, name, dims, writable): `obj` is a C-contiguous, aligned, plain (not a
+// subclass: plain_array) ndarray of T (float, double or int64, native byte order) with
+// shape `dims` (kAnyExtent: any extent there), writable when asked. The one check a
+// binding needs before it reads or writes an array's memory; TypeError (not an array,
+// wrong dtype, a subclass) or ValueError (layout, alignment, shape) naming `name`.
 namespace fastmlp::checks {
 
 constexpr i64 kAnyExtent = -1;
@@ -172,8 +190,7 @@ py::array expect_any_shape(py::handle obj, const std::string& name, bool writabl
                          std::string(py::str(a.dtype())));
   if (!(a.flags() & py::array::c_style))
     throw py::value_error(name + " must be C-contiguous (use np.ascontiguousarray)");
-  if (reinterpret_cast<std::uintptr_t>(a.data()) % alignof(T) != 0)
-    throw py::value_error(name + " must be aligned to its dtype");
+  plain_array(a, name);
   if (writable && !a.writeable()) throw py::value_error(name + " must be writable");
   return a;
 }

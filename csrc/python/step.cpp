@@ -170,7 +170,7 @@ class Network {
                               std::to_string(lab[ord[j]]) + " at index " + std::to_string(ord[j]));
     }
     TrainSteps a;
-    a.x = pointer<float>(x), a.labels = lab, a.in = in_;
+    a.x = pointer<float>(x), a.labels = lab, a.rows = rows, a.in = in_;
     a.order = ord, a.order_len = order_len;
     a.start = start, a.batch = batch_, a.steps = steps;
     a.xb = xb_, a.yb = yb_;

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -152,6 +153,29 @@ void test_softmax_cross_entropy(std::mt19937& rng, int threads) {
   }
 }
 
+// A label out of range when the kernel reads it (the binding checked it, then another
+// thread rewrote it) is skipped and reported as std::invalid_argument, never indexed.
+void test_label_out_of_range_at_use(int threads) {
+  const i64 n = 9, classes = 4;
+  const std::vector<float> logits(static_cast<std::size_t>(n * classes), 0.5f);
+  for (const i64 bad : {i64(-1), classes, i64(1) << 40})
+    for (int t : {1, threads}) {
+      g_context = std::string(isa_name(active_isa())) + " softmax_cross_entropy label " +
+                  std::to_string(bad) + " threads=" + std::to_string(t);
+      set_num_threads(t);
+      std::vector<i64> labels(static_cast<std::size_t>(n), 1);
+      labels[n - 2] = bad;
+      std::vector<float> g(static_cast<std::size_t>(n * classes));
+      bool threw = false;
+      try {
+        softmax_cross_entropy(logits.data(), labels.data(), n, classes, g.data());
+      } catch (const std::invalid_argument&) {
+        threw = true;
+      }
+      check(threw, "throws std::invalid_argument", threw, 1.0, 0.0);
+    }
+}
+
 double activation_ref(Activation act, double x) {
   switch (act) {
     case Activation::relu: return x < 0 ? 0.0 : x;
@@ -260,6 +284,7 @@ int main() {
     const int before = g_failures, checks = g_checks;
     test_gemm(rng, threads);
     test_softmax_cross_entropy(rng, threads);
+    test_label_out_of_range_at_use(threads);
     test_activations(rng, threads);
     test_adam(rng, threads);
     std::printf("%-8s %s (%d checks)\n", path, g_failures == before ? "ok" : "FAILED",

@@ -15,7 +15,10 @@ inline float bits_to_float(std::int32_t i) { return __builtin_bit_cast(float, i)
 
 inline float exp_f32(float x) {
   // Beyond these, exp(x) is 0 after rounding or +inf; clamping keeps 2^n representable.
-  float xc = x < -104.0f ? -104.0f : x;
+  // NaN goes through as 0 (its result is x itself, below): no float-to-int conversion or
+  // shift of an out-of-range value.
+  float xc = x == x ? x : 0.0f;
+  xc = xc < -104.0f ? -104.0f : xc;
   xc = xc > 89.0f ? 89.0f : xc;
   // n = round(x / ln 2) via the 1.5 * 2^23 trick (no floor call: vectorizes on SSE2).
   const float shifter = 12582912.0f;

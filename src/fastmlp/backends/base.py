@@ -15,6 +15,7 @@ from . import validation as check
 from .bfloat16 import DEFAULT_MATMUL_PRECISION, MATMUL_PRECISIONS, check_matmul_precision
 from .catalog import backends_with_matmul_precision
 from .numpy import NumpyKernels
+from .state import NetworkState
 
 # The kernels of the interface, in the order `fastmlp backends` lists them.
 KERNELS = (
@@ -224,6 +225,7 @@ class Backend:
         Every GEMM in it (forward, weight and input gradients) runs in the backend's
         matmul_precision; the loss and everything else stay float32.
         """
+        _network_state(state, "forward_backward")
         check.check_forward_backward(x, labels, state)
         return float(self._impl("_forward_backward", x.dtype)(x, labels, state))
 
@@ -242,6 +244,7 @@ class Backend:
         the chunk as one native call. Its GEMMs run in the backend's matmul_precision;
         params, m and v stay float32.
         """
+        _network_state(state, "adam_train_steps")
         check.check_adam_train_steps(x, labels, order, start, steps, state, lr, beta1, beta2,
                                      eps, t0, weight_decay, losses)
         self._impl("_adam_train_steps", x.dtype)(
@@ -363,3 +366,9 @@ class Backend:
         self._impl("_adamw_step", param.dtype)(param, grad, m, v, float(lr), float(beta1),
                                                float(beta2), float(eps), int(step),
                                                float(weight_decay))
+
+
+def _network_state(state, kernel):
+    if not isinstance(state, NetworkState):
+        raise TypeError(f"{kernel} takes a NetworkState (fastmlp.backends.NetworkState), "
+                        f"got {type(state).__name__}")

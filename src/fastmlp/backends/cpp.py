@@ -36,6 +36,7 @@ from ..hyperparameters import check_adam_hyperparameters
 from . import validation as check
 from .base import Backend
 from .bfloat16 import EmulatedBfloat16Warning
+from .state import NetworkState
 
 try:
     from .. import _cpp
@@ -131,14 +132,17 @@ class CppBackend(Backend):
             _cpp.adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay)
 
     def forward_backward(self, x, labels, state):
-        if getattr(x, "dtype", None) != _FLOAT32 or state.dtype != _FLOAT32:
+        # float64, or not a NetworkState (the base class's TypeError): the checked path
+        if (getattr(x, "dtype", None) != _FLOAT32 or not isinstance(state, NetworkState)
+                or state.dtype != _FLOAT32):
             return super().forward_backward(x, labels, state)
         with _worded_by(check.check_forward_backward, x, labels, state):
             return _cpp.forward_backward(_network(state), x, labels)
 
     def adam_train_steps(self, x, labels, order, start, steps, state, lr, beta1, beta2, eps,
                          t0, weight_decay, losses):
-        if getattr(x, "dtype", None) != _FLOAT32 or state.dtype != _FLOAT32 or state.m is None:
+        if (getattr(x, "dtype", None) != _FLOAT32 or not isinstance(state, NetworkState)
+                or state.dtype != _FLOAT32 or state.m is None):
             return super().adam_train_steps(x, labels, order, start, steps, state, lr, beta1,
                                             beta2, eps, t0, weight_decay, losses)
         check_adam_hyperparameters(lr, beta1, beta2, eps, weight_decay)  # not the extension's

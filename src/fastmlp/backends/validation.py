@@ -41,6 +41,19 @@ def _array(x, name):
         raise TypeError(f"{name} must be float32 or float64, got dtype {x.dtype}")
     if not x.flags.c_contiguous:
         raise ValueError(f"{name} must be C-contiguous (use np.ascontiguousarray)")
+    _plain(x, name)
+
+
+def _plain(x, name):
+    """x is an ndarray itself, not a subclass (np.matrix and masked arrays index and
+    compute differently), and its elements are aligned to their type (the compiled
+    kernels read them as such). The same rule as csrc/python/checks.h plain_array."""
+    if type(x) is not np.ndarray:
+        raise TypeError(f"{name} must be a plain numpy.ndarray, got the subclass "
+                        f"{type(x).__module__}.{type(x).__name__} (use np.asarray)")
+    if not x.flags.aligned:
+        raise ValueError(f"{name} is not aligned to its dtype (a view at a byte offset; "
+                         f"copy it with np.array)")
 
 
 def _out(x, name):
@@ -58,6 +71,12 @@ def _same_dtype(ref, ref_name, *pairs):
     for x, name in pairs:
         if x.dtype != ref.dtype:
             raise TypeError(f"{name} has dtype {x.dtype} but {ref_name} has dtype {ref.dtype}")
+
+
+def _in_place(out, x):
+    """out starts where x does (their shapes are checked equal): an in-place call, not a
+    partial overlap. By address, as the bindings tell it, so views of one buffer count."""
+    return out.__array_interface__["data"][0] == x.__array_interface__["data"][0]
 
 
 def _no_overlap(out, out_name, *pairs):
@@ -141,6 +160,8 @@ def check_activation_backward(activation, grad, out_act, pre, out):
                          + ("" if activation in ("sigmoid", "tanh") else " or pre"))
     # out may be grad itself (in-place backward); it must not overlap what it is read against.
     _no_overlap(out, "out", (out_act, "out_act"), (pre, "pre"))
+    if not _in_place(out, grad):  # a shifted view of grad would be overwritten before read
+        _no_overlap(out, "out", (grad, "grad"))
 
 
 def check_bias_grad(grad, out):
@@ -167,6 +188,7 @@ def check_softmax_cross_entropy(logits, labels, grad):
     if labels.shape != (logits.shape[0],) or not labels.flags.c_contiguous:
         raise ValueError(f"labels must be contiguous with shape {(logits.shape[0],)}, "
                          f"got {labels.shape}")
+    _plain(labels, "labels")
     if logits.shape[0] == 0 or logits.shape[1] == 0:
         raise ValueError(f"logits must be non-empty, got shape {logits.shape}")
     # out-of-range labels would index outside a row: checked here, once, for every backend
@@ -359,6 +381,7 @@ def _int64_vector(a, name, writable=False):
                         f"{getattr(a, 'dtype', type(a).__name__)}")
     if a.ndim != 1 or not a.flags.c_contiguous:
         raise ValueError(f"{name} must be a contiguous 1-D array, got shape {a.shape}")
+    _plain(a, name)
     if writable and not a.flags.writeable:
         raise ValueError(f"{name} must be writable")
 
@@ -400,7 +423,8 @@ def check_adam_train_steps(x, labels, order, start, steps, state, lr, beta1, bet
     _check_apart(labels, "labels", written)
     _check_apart(order, "order", written)
     _check_apart(losses, "losses", state.written)
-    chunk = order[start:start + steps * batch_size]
+    # a copy: read once, so another thread rewriting order cannot change what was checked
+    chunk = order[start:start + steps * batch_size].copy()
     if chunk.size:
         if chunk.min() < 0 or chunk.max() >= rows:
             raise ValueError(f"order entries must lie in [0, {rows}) (the rows of x), got "
@@ -431,6 +455,7 @@ def _int_labels(labels, n):
                         f"{getattr(labels, 'dtype', type(labels).__name__)}")
     if labels.shape != (n,) or not labels.flags.c_contiguous:
         raise ValueError(f"labels must be contiguous with shape {(n,)}, got {labels.shape}")
+    _plain(labels, "labels")
 
 
 def check_activation_forward(activation, x, out):
@@ -439,7 +464,7 @@ def check_activation_forward(activation, x, out):
     _out(out, "out")
     _same_dtype(out, "out", (x, "x"))
     _same_shape(x, "x", (out, "out"))
-    if out is not x:  # in place is fine; a partial overlap is not
+    if not _in_place(out, x):  # in place is fine; a partial overlap is not
         _no_overlap(out, "out", (x, "x"))
 
 
@@ -527,7 +552,7 @@ def check_dropout(x, noise, p, out):
     _same_dtype(out, "out", (x, "x"), (noise, "noise"))
     _same_shape(x, "x", (noise, "noise"), (out, "out"))
     check_dropout_rate(p)
-    if out is not x:
+    if not _in_place(out, x):
         _no_overlap(out, "out", (x, "x"))
     _no_overlap(out, "out", (noise, "noise"))
 
@@ -589,10 +614,18 @@ def check_batch_norm_backward(grad, x, gamma, mean, invstd, grad_x, grad_gamma, 
     # grad_x may be grad itself (the reductions are taken before grad is overwritten)
     _no_overlap(grad_x, "grad_x", (x, "x"), (gamma, "gamma"), (mean, "mean"),
                 (invstd, "invstd"), (grad_gamma, "grad_gamma"), (grad_beta, "grad_beta"))
-    if grad_x is not grad:
+    if not _in_place(grad_x, grad):
         _no_overlap(grad_x, "grad_x", (grad, "grad"))
     # the parameter gradients are accumulated in place: they may share nothing they read
     _no_overlap(grad_gamma, "grad_gamma", (grad, "grad"), (x, "x"), (grad_beta, "grad_beta"),
                 (gamma, "gamma"), (mean, "mean"), (invstd, "invstd"))
     _no_overlap(grad_beta, "grad_beta", (grad, "grad"), (x, "x"), (gamma, "gamma"),
                 (mean, "mean"), (invstd, "invstd"))
+
+
+# -- indices rewritten during a call ------------------------------------------------------
+def indices_changed(what, detail=""):
+    """The error a kernel raises when an index it checked at the point of use (a label, an
+    order entry) was out of range: another thread rewrote it after the checks above."""
+    return ValueError(f"{what} changed while the kernel ran (another thread wrote them)"
+                      f"{detail}; the outputs are undefined")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..base import Backend
+from ..validation import indices_changed
 
 try:
     import numba
@@ -53,6 +54,12 @@ def _same_type(arrays):
     return views
 
 
+def _raise_if_bad_label(bad_row):
+    """bad_row from the softmax kernel: the row whose label it met out of range, or -1."""
+    if bad_row >= 0:
+        raise indices_changed("labels", f": row {bad_row} had one out of range")
+
+
 class NumbaBackend(Backend):
     name = "numba"
     native_dtypes = (np.dtype(np.float32),)
@@ -83,7 +90,9 @@ class NumbaBackend(Backend):
 
     def _softmax_cross_entropy(self, logits, labels, grad):
         row_loss = np.empty(logits.shape[0], np.float64)
-        return losses.softmax_cross_entropy(logits, labels, grad, row_loss, _flush)
+        loss, bad_row = losses.softmax_cross_entropy(logits, labels, grad, row_loss, _flush)
+        _raise_if_bad_label(bad_row)
+        return loss
 
     def _adam_step(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay):
         optimizers.adam_step(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
@@ -140,12 +149,12 @@ class NumbaBackend(Backend):
 
     def _forward_backward(self, x, labels, state):
         acts, grads = state.rows(x.shape[0])
-        return step.forward_backward(x, labels, _same_type(state.weights),
-                                     _same_type(state.biases),
-                                     tuple(state.weight_grads), tuple(state.bias_grads),
-                                     tuple(acts), tuple(grads),
-                                     activations.CODES[state.activation], _flush,
-                                     numba.get_num_threads())
+        loss, bad_row = step.forward_backward(
+            x, labels, _same_type(state.weights), _same_type(state.biases),
+            tuple(state.weight_grads), tuple(state.bias_grads), tuple(acts), tuple(grads),
+            activations.CODES[state.activation], _flush, numba.get_num_threads())
+        _raise_if_bad_label(bad_row)
+        return loss
 
     @staticmethod
     def set_num_threads(n):

@@ -85,6 +85,8 @@ def gemm_epilogue(a, b, trans_a, trans_b, alpha, beta, dst, bias, act, out, stor
     task split (results do not depend on it).
     """
     m, n = dst.shape
+    if m == 0 or n == 0:  # nothing to write: no loop over the empty panels of the other side
+        return
     k = a.shape[0] if trans_a else a.shape[1]
     mp = (m + MR - 1) // MR
     nq = (n + NR - 1) // NR
@@ -144,6 +146,9 @@ def bias_grad(grad, out, flush):
     csr = flush_begin(flush)
     n, f = grad.shape
     out[:] = 0.0
+    if f == 0:  # no columns: no loop over the rows (there may be very many)
+        flush_end(csr)
+        return
     for i in range(n):
         row = grad[i]
         for j in range(f):

@@ -18,17 +18,24 @@ from .options import JIT
 
 @njit(**JIT)
 def softmax_cross_entropy(logits, labels, grad, row_loss, flush):
-    """Returns the mean loss; grad = (softmax(logits) - onehot(labels)) / N.
+    """Returns (mean loss, -1); grad = (softmax(logits) - onehot(labels)) / N.
 
     One pass per row, max-subtracted like the NumPy oracle. Row losses go to row_loss
     (float64, length N) and are added in row order. labels are in [0, classes)
-    (checked by the caller). Serial: a batch of logits is a few microseconds of work,
-    less than a parallel region costs.
+    (checked by the caller), but another thread may rewrite them while this runs
+    without the GIL: a label is checked where it is used, and the first row whose label
+    is out of range ends the call, returned in place of -1 (see validation.indices_changed).
+    Serial: a batch of logits is a few microseconds of work, less than a parallel region
+    costs.
     """
     csr = flush_begin(flush)
     n, classes = logits.shape
     inv_n = np.float32(n)  # the oracle divides by n in float32
     for i in range(n):
+        label = labels[i]
+        if label < 0 or label >= classes:
+            flush_end(csr)
+            return np.nan, i
         z = logits[i]
         g = grad[i]
         top = z[0]
@@ -42,7 +49,6 @@ def softmax_cross_entropy(logits, labels, grad, row_loss, flush):
             total += e
         for j in range(classes):
             g[j] /= total
-        label = labels[i]
         row_loss[i] = math.log(np.float64(total)) - np.float64(z[label] - top)
         g[label] -= np.float32(1.0)
         for j in range(classes):
@@ -51,7 +57,7 @@ def softmax_cross_entropy(logits, labels, grad, row_loss, flush):
     loss = 0.0
     for i in range(n):
         loss += row_loss[i]
-    return loss / n
+    return loss / n, -1
 
 
 _ZERO = np.float32(0.0)

@@ -24,7 +24,8 @@ _YES = np.bool_(True)
 @njit(**JIT)
 def forward_backward(x, labels, weights, biases, weight_grads, bias_grads, acts, grads, act,
                      flush, threads):
-    """Fills weight_grads and bias_grads; returns the mean softmax cross-entropy loss."""
+    """Fills weight_grads and bias_grads; returns (the mean softmax cross-entropy loss, -1),
+    or (nan, row) without the backward pass when row's label was out of range when read."""
     last = len(weights) - 1
     no, yes, identity = _NO, _YES, np.int64(IDENTITY)
     for i in range(last + 1):
@@ -33,7 +34,9 @@ def forward_backward(x, labels, weights, biases, weight_grads, bias_grads, acts,
         gemm_epilogue(inp, weights[i], no, yes, 1.0, 0.0, acts[i], biases[i], code, acts[i],
                       no, flush, threads)
     row_loss = np.empty(x.shape[0], np.float64)
-    loss = softmax_cross_entropy(acts[last], labels, grads[last], row_loss, flush)
+    loss, bad_row = softmax_cross_entropy(acts[last], labels, grads[last], row_loss, flush)
+    if bad_row >= 0:
+        return loss, bad_row
     no_bias = biases[0][:0]
     for i in range(last, -1, -1):
         inp = x if i == 0 else acts[i - 1]
@@ -45,4 +48,4 @@ def forward_backward(x, labels, weights, biases, weight_grads, bias_grads, acts,
                           identity, grads[i - 1], no, flush, threads)
             g = grads[i - 1].reshape(-1)
             activation_backward(g, acts[i - 1].reshape(-1), g, act, flush)
-    return loss
+    return loss, bad_row

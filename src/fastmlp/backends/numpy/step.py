@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..validation import indices_changed
+
 
 def forward_backward(be, x, labels, state):
     n = x.shape[0]
@@ -35,8 +37,11 @@ def adam_train_steps(be, x, labels, order, start, steps, state, lr, beta1, beta2
     for s in range(steps):
         idx = order[start + s * batch_size:start + (s + 1) * batch_size]
         k = idx.shape[0]
-        np.take(x, idx, axis=0, out=xb[:k])
-        np.take(labels, idx, out=yb[:k])
+        try:
+            np.take(x, idx, axis=0, out=xb[:k])
+            np.take(labels, idx, out=yb[:k])
+        except IndexError:  # checked before the call: rewritten since by another thread
+            raise indices_changed("order") from None
         losses[s] = be.forward_backward(xb[:k], yb[:k], state)
         be.adam_step(state.params, state.param_grads, state.m, state.v, lr, beta1, beta2, eps,
                      t0 + s + 1, weight_decay)
