@@ -14,10 +14,11 @@ def forward_backward(backend, x, labels, weights, biases, weight_grads, bias_gra
 
 def adam_train_steps(backend, x, labels, order, start, batch_size, steps, xb, yb, weights,
                      biases, weight_grads, bias_grads, acts, grads, activation, params,
-                     param_grads, m, v, lr, beta1, beta2, eps, t0, weight_decay, losses):
+                     param_grads, m, v, lr, beta1, beta2, eps, t0, weight_decay, losses,
+                     correct=None):
     """backend.adam_train_steps on a NetworkState of the given arrays."""
     state = NetworkState(weights, biases, weight_grads, bias_grads, acts, grads, activation,
                          batch_size, params=params, param_grads=param_grads, m=m, v=v, xb=xb,
                          yb=yb)
     return backend.adam_train_steps(x, labels, order, start, steps, state, lr, beta1, beta2,
-                                    eps, t0, weight_decay, losses)
+                                    eps, t0, weight_decay, losses, correct)

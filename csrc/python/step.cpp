@@ -119,7 +119,7 @@ void adam_train_steps_binding(py::handle x_obj, py::handle labels_obj, py::handl
                               py::handle params_obj, py::handle param_grads_obj,
                               py::handle m_obj, py::handle v_obj, double lr, double beta1,
                               double beta2, double eps, i64 t0, double weight_decay,
-                              py::handle losses_obj) {
+                              py::handle losses_obj, py::handle correct_obj) {
   TrainSteps a;
   std::deque<Span> spans;  // every array, kept referenced while the GIL is released
   auto keep = [&](py::array arr, std::string name, bool written) -> py::array& {
@@ -191,6 +191,11 @@ void adam_train_steps_binding(py::handle x_obj, py::handle labels_obj, py::handl
   if (!(losses.flags() & py::array::c_style)) throw py::value_error("losses must be C-contiguous");
   if (!losses.writeable()) throw py::value_error("losses must be writable");
   checks::shape(losses, "losses", {steps});
+  py::array* correct = nullptr;
+  if (!correct_obj.is_none()) {
+    correct = &keep(checks::int64_array(correct_obj, "correct", true), "correct", true);
+    checks::shape(*correct, "correct", {steps});
+  }
 
   std::vector<const Span*> top, grads;
   for (const Span& s : spans) top.push_back(&s);
@@ -223,6 +228,7 @@ void adam_train_steps_binding(py::handle x_obj, py::handle labels_obj, py::handl
   a.lr = lr, a.beta1 = beta1, a.beta2 = beta2, a.eps = eps, a.weight_decay = weight_decay;
   a.t0 = t0;
   a.losses = static_cast<double*>(losses.mutable_data());
+  a.correct = correct ? static_cast<i64*>(correct->mutable_data()) : nullptr;
   py::gil_scoped_release release;
   adam_train_steps(a);
 }
@@ -242,8 +248,10 @@ void bind_step(py::module_& mod) {
           py::arg("activation"), py::arg("params"), py::arg("param_grads"), py::arg("m"),
           py::arg("v"), py::arg("lr"), py::arg("beta1"), py::arg("beta2"), py::arg("eps"),
           py::arg("t0"), py::arg("weight_decay"), py::arg("losses"),
+          py::arg("correct") = py::none(),
           "Backend.adam_train_steps: `steps` gathered minibatches, each forward_backward and "
-          "one Adam step (number t0 + s + 1), on one team with the GIL released");
+          "one Adam step (number t0 + s + 1), on one team with the GIL released; `correct` "
+          "(int64, or None) gets each step's count of rows classified right");
 }
 
 }  // namespace fastmlp::python

@@ -9,13 +9,13 @@ import functools
 import time
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from .callbacks import Callback, EarlyStopping, FunctionCallback
 from .history import History
 from .model import check_labels
 from .optim import Optimizer, make_optimizer
-from .schedules import make_schedule
+from .progress import EpochMeter
+from .schedules import LR_EVERY, is_per_step, make_schedule
 
 __all__ = ["History", "train"]
 
@@ -27,9 +27,12 @@ FUSED_CHUNK_STEPS = 50
 BAR_EVERY = 25  # steps between progress-bar updates
 
 
-def _chunk_end(s, steps, norm_every, bar_every):
-    """Last step of the chunk starting at step s: where norms are sampled or the bar updates."""
+def _chunk_end(s, steps, norm_every, bar_every, lr_every=0):
+    """Last step of the chunk starting at step s: where norms are sampled or the bar updates,
+    or before a per-step schedule's rate changes."""
     end = min(steps - 1, s + max(FUSED_CHUNK_STEPS, 1) - 1)
+    if lr_every:
+        end = min(end, s + lr_every - 1 - s % lr_every)
     if norm_every:
         end = min(end, s + (-s) % norm_every)
     if bar_every:
@@ -86,8 +89,12 @@ def train(model, x_train, y_train, x_test=None, y_test=None, *, epochs=5, batch_
 
     Each epoch visits the training set in a new order drawn from `seed` (so the same seed,
     backend and thread count give the same run; dropout masks come from the same
-    generator) and then evaluates. `progress` shows a tqdm bar per epoch with the running
-    loss; `log(epoch, history)` is called after each epoch (the CLI prints a line there).
+    generator) and then evaluates. The loss and accuracy of the training batches' forward
+    passes are summed as they pass (history.loss, history.batch_accuracy); eval_train adds
+    a full evaluation pass over the training set (history.train_accuracy), which costs
+    about a third of an epoch. `progress` shows a tqdm bar per epoch with the running mean
+    loss, batch accuracy and samples/s; `log(epoch, history)` is called after each epoch
+    (the CLI prints a line there).
 
     optimizer: a name ("sgd", "rmsprop", "adam", "adamw"), built with `lr`, `weight_decay`
         and `optimizer_options` (e.g. {"momentum": 0.9, "nesterov": True}), where None
@@ -96,7 +103,8 @@ def train(model, x_train, y_train, x_test=None, y_test=None, *, epochs=5, batch_
         epoch; or pass validation_data=(x_val, y_val).
     early_stopping: a patience (epochs without a better validation loss) or an
         EarlyStopping object; the best epoch's weights are restored at the end.
-    schedule: "step", "cosine" or a callable (epoch, base_lr, epochs) -> lr.
+    schedule: "step", "cosine", "onecycle" (per step, base lr = peak; see
+        fastmlp.schedules) or a callable (epoch, base_lr, epochs) -> lr.
     callbacks: Callback objects or functions (epoch, history); True from one stops training.
     norm_samples: about how many steps per epoch measure per-layer gradient norms.
     With batch norm, a last batch of a single sample is skipped (batch statistics need 2).
@@ -148,7 +156,9 @@ def train(model, x_train, y_train, x_test=None, y_test=None, *, epochs=5, batch_
     train_steps = (opt.train_steps if FUSED_CHUNK_STEPS > 1
                    else functools.partial(Optimizer.train_steps, opt))
     losses = np.empty(max(FUSED_CHUNK_STEPS, 1))
+    correct = np.zeros(losses.shape, np.int64)
     bar_every = BAR_EVERY if progress else 0
+    lr_every = LR_EVERY if is_per_step(lr_at) else 0
     history = History()
     nan = float("nan")
     for hook in hooks:
@@ -158,37 +168,32 @@ def train(model, x_train, y_train, x_test=None, y_test=None, *, epochs=5, batch_
         if lr_at is not None:
             opt.lr = float(lr_at(epoch, base_lr, int(epochs)))
         order = rng.permutation(n)
-        total, seen = 0.0, 0
         norm_sum, norm_count = np.zeros(model.n_layers), 0
-        bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{epochs}", leave=False,
-                   disable=not progress, unit="step")
-        start = time.perf_counter()
-        s, loss = 0, nan
+        meter = EpochMeter(n, batch_size, min_batch, progress, f"epoch {epoch + 1}/{epochs}")
+        epoch_lr = opt.lr
+        s = 0
         while s < steps:
-            end = _chunk_end(s, steps, norm_every, bar_every)
-            train_steps(x_train, y_train, order, s * batch_size, end + 1 - s, batch_size,
-                        xb, yb, losses[:end + 1 - s], rng=rng)
-            trained = False  # whether step `end` trained (a too-small batch is skipped)
-            for j, loss_j in enumerate(losses[:end + 1 - s].tolist(), s):
-                k = min(batch_size, n - j * batch_size)
-                trained = k >= min_batch
-                if trained:
-                    loss = loss_j
-                    total += loss * k
-                    seen += k
+            end = _chunk_end(s, steps, norm_every, bar_every, lr_every)
+            if lr_every:  # the rate of this block of LR_EVERY steps
+                opt.lr = float(lr_at(epoch + (s - s % lr_every) / steps, base_lr, int(epochs)))
+            m = end + 1 - s
+            train_steps(x_train, y_train, order, s * batch_size, m, batch_size,
+                        xb, yb, losses[:m], rng=rng, correct=correct[:m])
+            trained = meter.add(s, losses[:m], correct[:m])  # whether step `end` trained
             if trained and norm_every and end % norm_every == 0:  # the chunk's last gradients
                 norm_sum += _layer_norms(model.grads, model.layer_slices)
                 norm_count += 1
             if progress and (end % BAR_EVERY == 0 or end == steps - 1):
-                bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-                bar.update(end + 1 - bar.n)
+                meter.show(end + 1)
             s = end + 1
-        seconds = time.perf_counter() - start
-        bar.close()
+        seconds = meter.close()
 
+        eval_start = time.perf_counter()
         history.seconds.append(seconds)
-        history.lr.append(opt.lr)
-        history.loss.append(total / seen if seen else nan)
+        history.samples_per_second.append(meter.samples_per_second)
+        history.lr.append(epoch_lr)
+        history.loss.append(meter.loss)
+        history.batch_accuracy.append(meter.accuracy)
         history.train_accuracy.append(model.evaluate(x_train, y_train)[1] if eval_train else nan)
         val_loss, val_acc = model.evaluate(x_val, y_val) if x_val is not None else (nan, nan)
         history.val_loss.append(val_loss)
@@ -198,6 +203,7 @@ def train(model, x_train, y_train, x_test=None, y_test=None, *, epochs=5, batch_
         history.test_accuracy.append(test_acc)
         history.grad_norms.append([float(v) for v in norm_sum / norm_count] if norm_count else [])
         history.weight_norms.append(_layer_norms(model.params, model.layer_slices))
+        history.eval_seconds.append(time.perf_counter() - eval_start)
         if log is not None:
             log(epoch, history)
         stop = [bool(hook.on_epoch_end(epoch, model, history)) for hook in hooks]

@@ -64,12 +64,12 @@ class CppBackend(Backend):
         _cpp.adam_step(param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay)
 
     def adam_train_steps(self, x, labels, order, start, steps, state, lr, beta1, beta2, eps,
-                         t0, weight_decay, losses):
+                         t0, weight_decay, losses, correct=None):
         if getattr(x, "dtype", None) != _FLOAT32 or state.m is None:
             return super().adam_train_steps(x, labels, order, start, steps, state, lr, beta1,
-                                            beta2, eps, t0, weight_decay, losses)
+                                            beta2, eps, t0, weight_decay, losses, correct)
         self._adam_train_steps(x, labels, order, start, steps, state, lr, beta1, beta2, eps,
-                               t0, weight_decay, losses)
+                               t0, weight_decay, losses, correct)
         return losses
 
     # -- the kernels behind the checked public methods ---------------------------------
@@ -98,12 +98,12 @@ class CppBackend(Backend):
                                      state.bias_grads, acts, grads, state.activation)
 
     def _adam_train_steps(self, x, labels, order, start, steps, state, lr, beta1, beta2, eps,
-                          t0, weight_decay, losses):
+                          t0, weight_decay, losses, correct):
         _cpp.adam_train_steps(x, labels, order, start, state.batch_size, steps, state.xb,
                               state.yb, state.weights, state.biases, state.weight_grads,
                               state.bias_grads, state.acts, state.grads, state.activation,
                               state.params, state.param_grads, state.m, state.v, lr, beta1,
-                              beta2, eps, t0, weight_decay, losses)
+                              beta2, eps, t0, weight_decay, losses, correct)
 
     # activation forward, losses, dropout, batch norm, SGD / RMSprop / AdamW
     def _activation_forward(self, activation, x, out):

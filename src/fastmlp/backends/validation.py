@@ -344,7 +344,7 @@ def _inside(view, name, flat, flat_name):
 
 
 def check_adam_train_steps(x, labels, order, start, steps, state, lr, beta1, beta2, eps, t0,
-                           weight_decay, losses):
+                           weight_decay, losses, correct=None):
     """Backend.adam_train_steps: a state with Adam's m, v and the minibatch buffers, and
     every order entry the steps read (and the label it selects) in range."""
     if state.m is None or state.xb is None:
@@ -367,10 +367,18 @@ def check_adam_train_steps(x, labels, order, start, steps, state, lr, beta1, bet
     _out(losses, "losses")
     if losses.shape != (steps,):
         raise ValueError(f"losses must have shape {(steps,)}, got {losses.shape}")
+    outputs = [(losses, "losses")]
+    if correct is not None:
+        _int64_vector(correct, "correct", writable=True)
+        if correct.shape != (steps,):
+            raise ValueError(f"correct must have shape {(steps,)}, got {correct.shape}")
+        if np.may_share_memory(correct, losses):
+            raise ValueError("correct must not overlap losses")
+        outputs.append((correct, "correct"))
     written = state.written + [(state.param_grads, "param_grads")]
-    _network_input(x, state, rows, written + [(losses, "losses")])
-    for a, name in ((labels, "labels"), (order, "order"), (losses, "losses")):
-        for arr, out_name in written + ([] if a is losses else [(losses, "losses")]):
+    _network_input(x, state, rows, written + outputs)
+    for a, name in ((labels, "labels"), (order, "order"), *outputs):
+        for arr, out_name in written + [o for o in outputs if o[0] is not a]:
             if np.may_share_memory(a, arr):
                 raise ValueError(f"{out_name} must not overlap {name}")
     chunk = order[start:start + steps * batch_size]

@@ -7,7 +7,7 @@ import sys
 from .. import backends
 from ..arguments import SEED_SIZES, layer_sizes, positive_int
 from ..backends import MATMUL_PRECISIONS
-from . import machine
+from . import machine, time_to_accuracy
 
 
 def _names(text):
@@ -50,6 +50,7 @@ def add_parser(subparsers):
                    help="write the results as JSON to FILE (or stdout, instead of the table)")
     p.add_argument("--plot", metavar="FILE.png", help="save a bar chart (needs matplotlib)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    time_to_accuracy.add_arguments(p)
     return p
 
 
@@ -58,6 +59,8 @@ def run_command(args):
     from .report import format_text, plot, to_json
     from .runner import precision_skips, run
 
+    if args.time_to_accuracy:  # whole training processes, not kernels
+        return time_to_accuracy.run_command(args)
     machine.reexec_without_blas_overrides()
     names = args.backends or [n for n, ok in backends.available_backends().items() if ok]
     if args.plot and importlib.util.find_spec("matplotlib") is None:  # fail before timing
