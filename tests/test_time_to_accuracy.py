@@ -147,6 +147,11 @@ def test_the_cli_trains_with_the_fast_recipe(tmp_path, capsys):
                      "--lr", "0.002", "--schedule", "cosine", "--backend", "numpy",
                      "--history", str(out), "--no-progress"]) == 0
     assert json.loads(out.read_text())["lr"] == [0.002]
+    capsys.readouterr()
+    # its rate is Adam's: another optimizer needs its own
+    assert cli.main(["train", "--dataset", "gaussians", "--recipe", "fast", "--optimizer",
+                     "sgd", "--backend", "numpy", "--no-progress"]) == 2
+    assert "give --lr" in capsys.readouterr().err
 
 
 # -- terminal output ---------------------------------------------------------------------

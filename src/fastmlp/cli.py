@@ -203,6 +203,9 @@ def cmd_train(args):
                 batch_norm=args.batch_norm)
     schedule = (StepLR(args.step_size, args.gamma) if args.schedule == "step"
                 else make_schedule(args.schedule) if args.schedule else recipe.schedule)
+    if recipe.lr is not None and args.lr is None and args.optimizer not in ("adam", "adamw"):
+        raise ValueError(f"--recipe {recipe.name} sets Adam's learning rate; with --optimizer "
+                         f"{args.optimizer} give --lr")
     lr = recipe.lr if args.lr is None else args.lr
     options = {"momentum": args.momentum, "nesterov": args.nesterov or None,
                "alpha": args.alpha}

@@ -39,7 +39,7 @@ class History:
     samples_per_second: list = field(default_factory=list)  # training samples / seconds
     val_loss: list = field(default_factory=list)
     val_accuracy: list = field(default_factory=list)
-    lr: list = field(default_factory=list)             # learning rate used in the epoch
+    lr: list = field(default_factory=list)             # learning rate at the epoch's start
     grad_norms: list = field(default_factory=list)
     weight_norms: list = field(default_factory=list)
     best_epoch: int | None = None

@@ -22,8 +22,8 @@ class EpochMeter:
     def __init__(self, n, batch_size, min_batch, show, desc):
         self.n, self.batch_size, self.min_batch = n, batch_size, min_batch
         self.loss_sum, self.correct, self.samples = 0.0, 0, 0
-        self.bar = tqdm(total=n, desc=desc, leave=False, disable=not show, unit="sample",
-                        unit_scale=True) if show else None
+        self.bar = (tqdm(total=n, desc=desc, leave=False, unit="sample", unit_scale=True)
+                    if show else None)
         self.start = time.perf_counter()
         self.seconds = None
 

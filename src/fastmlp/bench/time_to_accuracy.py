@@ -39,8 +39,10 @@ def _train_defaults():
 
 
 def _epochs(recipe, max_epochs):
-    # a schedule spans the run it is given; a constant rate can run until the target
-    return recipe.epochs if recipe.schedule is not None else max_epochs
+    """The run's length (what a schedule spans) and the epochs to run at most: a schedule
+    spans the recipe's epochs; a constant rate can run until the target."""
+    epochs = recipe.epochs if recipe.schedule is not None else max_epochs
+    return epochs, min(epochs, max_epochs)
 
 
 def _report(epoch, accuracy):
@@ -62,11 +64,13 @@ def _fastmlp_child(recipe, seed, target, max_epochs, backend, train_samples):
     x, y, xt, yt = _mnist(train_samples)
     model = MLP(sizes, activation=activation, init=init, seed=seed, backend=backend)
 
+    epochs, last = _epochs(recipe, max_epochs)
+
     def log(epoch, history):
         _report(epoch, history.test_accuracy[-1])
-        return history.test_accuracy[-1] >= target  # stop at the target
+        return history.test_accuracy[-1] >= target or epoch + 1 >= last  # stop at the target
 
-    train(model, x, y, xt, yt, epochs=_epochs(recipe, max_epochs), batch_size=batch_size,
+    train(model, x, y, xt, yt, epochs=epochs, batch_size=batch_size,
           lr=recipe.lr, schedule=recipe.schedule, seed=seed, progress=False,
           eval_train=False, callbacks=[log])
 
@@ -94,9 +98,9 @@ def _torch_child(recipe, seed, target, max_epochs, threads, train_samples):
     base_lr = recipe.lr if recipe.lr is not None else 1e-3
     opt = torch.optim.Adam(model.parameters(), lr=base_lr)
     loss_fn = torch.nn.CrossEntropyLoss()
-    epochs, n = _epochs(recipe, max_epochs), x.shape[0]
+    (epochs, last), n = _epochs(recipe, max_epochs), x.shape[0]
     steps = -(-n // batch_size)
-    for epoch in range(epochs):
+    for epoch in range(last):
         model.train()
         order = torch.randperm(n)
         for s in range(steps):
@@ -149,6 +153,7 @@ def measure(contender, recipe="default", seed=0, threads=None, target=TARGET,
             result["epoch"], result["seconds"] = record["epoch"], now
             if record["test_accuracy"] >= target:
                 result["reached"] = True
+                proc.kill()  # done: its teardown is no part of the time
                 break
         try:
             _, err = proc.communicate(timeout=timeout)
