@@ -194,20 +194,25 @@ def format_results(results, header_lines=()):
     return "\n".join(lines) + "\n"
 
 
-def machine_header(threads, target):
+def machine(threads):
+    """The machine's description for the report and the JSON (CPU, ISA path, threads)."""
     from .. import backends
-    from .machine import cpu_model
+    from .machine import machine_info
 
-    isa = "-"
     try:
         from .. import _cpp
         isa = _cpp.isa()
     except ImportError:
-        pass
+        isa = None
+    return {**machine_info(), "isa": isa, "threads": threads,
+            "default_backend": backends.default_backend_name()}
+
+
+def machine_header(info, target):
     return [f"time to {target:.1%} test accuracy (launch to the end of that epoch), "
             f"one process per run",
-            f"CPU {cpu_model()}, ISA path {isa}, threads {threads}, "
-            f"default backend {backends.default_backend_name()}"]
+            f"CPU {info['cpu']}, ISA path {info['isa'] or '-'}, threads {info['threads']}, "
+            f"default backend {info['default_backend']}"]
 
 
 def run_command(args):
@@ -228,14 +233,16 @@ def run_command(args):
                 if not args.no_progress:
                     print(format_results([r]).splitlines()[-1], file=sys.stderr, flush=True)
                 results.append(r)
-    header = machine_header(threads, args.target)
+    info = machine(threads)
+    document = json.dumps({"machine": info, "target": args.target, "results": results},
+                          indent=1) + "\n"
     if args.json == "-":
-        sys.stdout.write(json.dumps({"machine": header, "results": results}, indent=1) + "\n")
+        sys.stdout.write(document)
         return 0
-    sys.stdout.write(format_results(results, header))
+    sys.stdout.write(format_results(results, machine_header(info, args.target)))
     if args.json:
         with open(args.json, "w") as f:
-            f.write(json.dumps({"machine": header, "results": results}, indent=1) + "\n")
+            f.write(document)
         print(f"wrote {args.json}")
     return 0
 
