@@ -204,6 +204,12 @@ def test_time_to_accuracy_runs_a_contender_in_its_own_process():
         time_to_accuracy.measure("jax")
 
 
+def test_time_to_accuracy_trains_what_fastmlp_train_trains():
+    args = cli.build_parser().parse_args(["train"])
+    assert (args.activation, args.init, args.batch_size) == (
+        time_to_accuracy.ACTIVATION, time_to_accuracy.INIT, time_to_accuracy.BATCH_SIZE)
+
+
 def test_bench_takes_the_time_to_accuracy_options():
     args = cli.build_parser().parse_args(["bench", "--time-to-accuracy", "--target", "0.9",
                                           "--recipes", "fast"])
