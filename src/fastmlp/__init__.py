@@ -28,12 +28,12 @@ from .gradcheck import gradient_check
 from .history import History
 from .model import MLP
 from .optim import SGD, Adam, AdamW, RMSprop
-from .schedules import CosineLR, StepLR
+from .schedules import CosineLR, OneCycleLR, StepLR
 from ._version import __version__
 from .train import train
 
 __all__ = [
-    "MLP", "MLPClassifier", "SGD", "RMSprop", "Adam", "AdamW", "StepLR", "CosineLR",
+    "MLP", "MLPClassifier", "SGD", "RMSprop", "Adam", "AdamW", "StepLR", "CosineLR", "OneCycleLR",
     "Callback", "EarlyStopping", "History", "train", "gradient_check", "datasets",
     "Backend", "BackendError",
     "available_backends", "get_backend", "set_backend", "get_num_threads", "set_num_threads",
