@@ -160,7 +160,8 @@ def _measured(series):
 def format_epoch(epoch, h):
     """The epoch's line: training batches' loss and accuracy, the evaluations, the rate and
     the training and evaluation seconds apart."""
-    parts = [f"epoch {epoch + 1:3d}", f"loss {h.loss[-1]:.4f}", f"batch acc {h.batch_accuracy[-1]:.4f}"]
+    parts = [f"epoch {epoch + 1:3d}", f"loss {h.loss[-1]:.4f}",
+             f"batch acc {h.batch_accuracy[-1]:.4f}"]
     if _measured(h.train_accuracy):  # --eval-train: a full pass over the training set
         parts.append(f"train acc {h.train_accuracy[-1]:.4f}")
     if _measured(h.val_loss):

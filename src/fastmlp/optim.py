@@ -37,8 +37,9 @@ class Optimizer:
         """`steps` whole training steps; step s trains on rows
         order[start + s*batch_size:][:batch_size] of (x, y), gathered into xb / yb, and
         stores its loss in losses[s] and, with `correct` (int64), how many of its rows the
-        step's forward pass classified right in correct[s]. This default runs model.loss_and_grad + step() per
-        batch (dropout masks from `rng`); a batch too small to train on
+        step's forward pass classified right in correct[s]. This default runs
+        model.loss_and_grad + step() per batch (dropout masks from `rng`); a batch too
+        small to train on
         (model.min_train_batch) is skipped and its loss left as it was. The last trained
         step's gradients stay in model.grads. x, y and order as the training loop prepares
         them (contiguous, model dtype / int64).
