@@ -14,13 +14,14 @@ def forward_backward(backend, x, labels, weights, biases, weight_grads, bias_gra
 
 def adam_train_steps(backend, x, labels, order, start, batch_size, steps, xb, yb, weights,
                      biases, weight_grads, bias_grads, acts, grads, activation, params,
-                     param_grads, m, v, lr, beta1, beta2, eps, t0, weight_decay, losses):
+                     param_grads, m, v, lr, beta1, beta2, eps, t0, weight_decay, losses,
+                     correct=None):
     """backend.adam_train_steps on a NetworkState of the given arrays."""
     state = NetworkState(weights, biases, weight_grads, bias_grads, acts, grads, activation,
                          batch_size, params=params, param_grads=param_grads, m=m, v=v, xb=xb,
                          yb=yb)
     return backend.adam_train_steps(x, labels, order, start, steps, state, lr, beta1, beta2,
-                                    eps, t0, weight_decay, losses)
+                                    eps, t0, weight_decay, losses, correct)
 
 
 def binding_forward_backward(x, labels, weights, biases, weight_grads, bias_grads, acts, grads,
@@ -34,12 +35,13 @@ def binding_forward_backward(x, labels, weights, biases, weight_grads, bias_grad
 
 def binding_adam_train_steps(x, labels, order, start, batch_size, steps, xb, yb, weights,
                              biases, weight_grads, bias_grads, acts, grads, activation, params,
-                             param_grads, m, v, lr, beta1, beta2, eps, t0, weight_decay, losses):
+                             param_grads, m, v, lr, beta1, beta2, eps, t0, weight_decay, losses,
+                             correct=None):
     """fastmlp._cpp.adam_train_steps on a Network of the given arrays."""
     from fastmlp import _cpp
     network = _cpp.Network(weights, biases, weight_grads, bias_grads, acts, grads, activation,
                            batch_size, params=params, param_grads=param_grads, m=m, v=v, xb=xb,
                            yb=yb)
     _cpp.adam_train_steps(network, x, labels, order, start, steps, lr, beta1, beta2, eps, t0,
-                          weight_decay, losses)
+                          weight_decay, losses, correct)
     return losses

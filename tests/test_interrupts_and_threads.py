@@ -19,6 +19,14 @@ def xor():
     return load_toy("xor", n_train=400, n_test=100, seed=0)
 
 
+@pytest.fixture(autouse=True)
+def _keeps_the_backend():
+    # the CLI's --backend sets this process's backend: later tests expect the one before
+    before = fastmlp.get_backend().name
+    yield
+    fastmlp.set_backend(before)
+
+
 def test_ctrl_c_mid_epoch_names_the_epoch_and_step(xor, monkeypatch):
     x, y, xt, yt = xor
     model = MLP([2, 8, 2], seed=0, backend="numpy")

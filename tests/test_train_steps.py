@@ -93,6 +93,39 @@ def test_a_chunk_is_bitwise_the_per_step_sequence(any_backend, activation, weigh
         np.testing.assert_array_equal(got, want)
 
 
+def test_a_chunk_counts_the_rows_each_step_classified_right(any_backend):
+    # correct[s] is the count of step s's rows whose logits (before its update) have their
+    # label as argmax: against np.argmax of the per-step sequence's logits, same backend
+    p, steps = _problem()
+    p["lr"] = 0.5  # large steps: the counts change from step to step
+    want = []
+    for s in range(steps):
+        _per_step(any_backend, p, s * BATCH, 1, s)
+        k = min(BATCH, p["x"].shape[0] - s * BATCH)
+        idx = p["order"][s * BATCH:s * BATCH + k]
+        want.append(np.count_nonzero(np.argmax(p["acts"][-1][:k], axis=1) == p["labels"][idx]))
+    q, _ = _problem()
+    q["lr"] = 0.5
+    correct = np.full(steps, -1, np.int64)
+    _backend_call(any_backend)(start=0, steps=steps, t0=0, losses=np.empty(steps),
+                               correct=correct, **q)
+    assert correct.tolist() == want
+    assert len(set(want)) > 1
+    np.testing.assert_array_equal(q["params"], p["params"])
+
+
+@pytest.mark.parametrize("correct, error, match", [
+    (np.zeros(3, np.int32), TypeError, "correct must be an int64"),
+    (np.zeros(2, np.int64), ValueError, "correct must have shape"),
+    (np.broadcast_to(np.int64(0), (3,)), ValueError, "correct must be"),  # read-only view
+])
+def test_a_wrong_correct_array_is_refused(any_backend, correct, error, match):
+    p, _ = _problem()
+    with pytest.raises(error, match=match):
+        _backend_call(any_backend)(start=0, steps=3, t0=0, losses=np.empty(3), correct=correct,
+                                   **p)
+
+
 def test_float64_chunks_run_the_oracle(any_backend, oracle):
     p, steps = _problem(np.float64)
     q, _ = _problem(np.float64)
@@ -122,8 +155,8 @@ def _train(backend, chunk, monkeypatch, epochs=3, **kwargs):
 def _same_run(a, b):
     (ma, ha), (mb, hb) = a, b
     np.testing.assert_array_equal(ma.params, mb.params)
-    for field in ("loss", "train_accuracy", "test_loss", "test_accuracy", "grad_norms",
-                  "weight_norms", "lr"):
+    for field in ("loss", "batch_accuracy", "train_accuracy", "test_loss", "test_accuracy",
+                  "grad_norms", "weight_norms", "lr"):
         assert getattr(ha, field) == getattr(hb, field), field
 
 
@@ -131,7 +164,8 @@ def _same_run(a, b):
     {},
     {"progress": True, "schedule": "cosine", "weight_decay": 1e-4, "norm_samples": 7},
     {"batch_size": 1000, "norm_samples": 0},  # one full-data batch per epoch
-], ids=["plain", "bar-schedule-decay", "one-batch"])
+    {"schedule": "onecycle", "norm_samples": 4},  # the rate changes within epochs
+], ids=["plain", "bar-schedule-decay", "one-batch", "per-step-schedule"])
 @pytest.mark.parametrize("backend", ["numpy", "numba", "cpp"])
 def test_chunked_training_is_bitwise_the_per_step_training(backend, options, monkeypatch):
     if not backends.available_backends().get(backend):

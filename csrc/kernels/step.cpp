@@ -1,6 +1,7 @@
 #include "kernels/step.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "gemm/dense.h"
@@ -85,6 +86,29 @@ void gather(const Team& team, const TrainSteps& a, i64 first, i64 rows) {
   }
 }
 
+// Rows of logits [n, classes] whose argmax is their label, labels[rows[i]] for row i; the
+// argmax is NumPy's (the first maximal entry, and the first NaN if there is one), so every
+// backend counts alike.
+// A row index rewritten out of [0, data_rows) since the gather is not counted and marks
+// `fault` (indices.h: read once, checked where used).
+i64 count_correct(const float* logits, const i64* labels, const i64* rows, i64 n,
+                  i64 classes, i64 data_rows, IndexFault& fault) {
+  i64 correct = 0;
+  for (i64 i = 0; i < n; ++i) {
+    const float* row = logits + i * classes;
+    i64 best = 0;
+    for (i64 j = 0; j < classes && !std::isnan(row[best]); ++j)
+      if (std::isnan(row[j]) || row[j] > row[best]) best = j;
+    const i64 src = read_index(rows + i);
+    if (!index_in_range(src, data_rows)) {
+      fault.mark();
+      continue;
+    }
+    correct += best == read_index(labels + src);
+  }
+  return correct;
+}
+
 }  // namespace
 
 double forward_backward(const float* x, const i64* labels, i64 n,
@@ -117,7 +141,15 @@ void adam_train_steps(const TrainSteps& a) {
       forward_backward_on(team, a.xb, a.yb, rows, a.layers, a.act, row_loss, fault);
       // written only in the loss stage, which a barrier ends: every thread agrees
       if (fault.hit()) break;
-      if (team.id == 0) a.losses[s] = ordered_mean(row_loss, rows);
+      if (team.id == 0) {
+        a.losses[s] = ordered_mean(row_loss, rows);
+        if (a.correct != nullptr) {
+          const DenseLayer& top = a.layers.back();
+          // labels through order, not yb: other threads gather the next step's into yb now
+          a.correct[s] = count_correct(top.act, a.labels, a.order + a.start + s * a.batch,
+                                       rows, top.out, a.rows, fault);
+        }
+      }
       // the step's update, and the next step's gather (neither reads what the other writes)
       adam_on(team, a.params, a.param_grads, a.m, a.v, a.count,
               adam_coeffs(a.lr, a.beta1, a.beta2, a.eps, a.t0 + s + 1, a.weight_decay));

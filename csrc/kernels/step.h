@@ -46,12 +46,15 @@ struct TrainSteps {
   double lr = 0, beta1 = 0, beta2 = 0, eps = 0, weight_decay = 0;
   std::int64_t t0 = 0;                // step s is Adam step t0 + s + 1
   double* losses = nullptr;           // [steps] each step's mean loss
+  std::int64_t* correct = nullptr;    // [steps] or null: rows whose logits' argmax is the label
 };
 
 // Per step: gather a minibatch by index, forward_backward, then one Adam step over the
-// flat parameters. Bitwise the same results as `steps` calls of forward_backward and
-// adam_step. Throws std::invalid_argument (after stopping at the step where it happened)
-// if an order entry or label was out of range when read.
+// flat parameters; with `correct`, also how many of the step's rows its forward pass
+// classified right (argmax as NumPy's: the first maximum, a NaN counting as the maximum).
+// Bitwise the same results as `steps` calls of forward_backward and adam_step. Throws
+// std::invalid_argument (after stopping at the step where it happened) if an order entry
+// or label was out of range when read.
 void adam_train_steps(const TrainSteps& a);
 
 }  // namespace fastmlp

@@ -134,7 +134,8 @@ class Network {
 
   void adam_train_steps(py::handle x_obj, py::handle labels_obj, py::handle order_obj, i64 start,
                         i64 steps, double lr, double beta1, double beta2, double eps, i64 t0,
-                        double weight_decay, py::handle losses_obj) const {
+                        double weight_decay, py::handle losses_obj,
+                        py::handle correct_obj) const {
     if (m_ == nullptr || xb_ == nullptr)
       throw py::value_error("adam_train_steps needs a Network with params, param_grads, m, v, "
                             "xb and yb");
@@ -155,6 +156,13 @@ class Network {
     std::vector<Span> written = steps_written_;
     checks::check_apart(losses, "losses", written);
     written.push_back({losses, "losses", true});
+    i64* correct = nullptr;  // None: don't count
+    if (!correct_obj.is_none()) {
+      py::array counts = expect<i64>(correct_obj, "correct", {steps}, true);
+      checks::check_apart(counts, "correct", written);
+      written.push_back({counts, "correct", true});
+      correct = pointer<i64>(counts);
+    }
     checks::check_apart(x, "x", written);
     checks::check_apart(labels, "labels", written);
     checks::check_apart(order, "order", written);
@@ -180,6 +188,7 @@ class Network {
     a.lr = lr, a.beta1 = beta1, a.beta2 = beta2, a.eps = eps, a.weight_decay = weight_decay;
     a.t0 = t0;
     a.losses = pointer<double>(losses);
+    a.correct = correct;
     py::gil_scoped_release release;
     fastmlp::adam_train_steps(a);
   }
@@ -235,15 +244,16 @@ void bind_step(py::module_& mod) {
       "adam_train_steps",
       [](const Network& network, py::handle x, py::handle labels, py::handle order, i64 start,
          i64 steps, double lr, double beta1, double beta2, double eps, i64 t0,
-         double weight_decay, py::handle losses) {
+         double weight_decay, py::handle losses, py::handle correct) {
         network.adam_train_steps(x, labels, order, start, steps, lr, beta1, beta2, eps, t0,
-                                 weight_decay, losses);
+                                 weight_decay, losses, correct);
       },
       py::arg("network"), py::arg("x"), py::arg("labels"), py::arg("order"), py::arg("start"),
       py::arg("steps"), py::arg("lr"), py::arg("beta1"), py::arg("beta2"), py::arg("eps"),
-      py::arg("t0"), py::arg("weight_decay"), py::arg("losses"),
+      py::arg("t0"), py::arg("weight_decay"), py::arg("losses"), py::arg("correct") = py::none(),
       "Backend.adam_train_steps: `steps` gathered minibatches, each forward_backward and "
-      "one Adam step (number t0 + s + 1), on one team with the GIL released");
+      "one Adam step (number t0 + s + 1), on one team with the GIL released; `correct` "
+      "(int64, or None) gets each step's count of rows classified right");
 }
 
 }  // namespace fastmlp::python

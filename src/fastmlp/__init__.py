@@ -29,13 +29,13 @@ from .history import History
 from .model import MLP
 from .model_file import ModelFileError
 from .optim import SGD, Adam, AdamW, RMSprop
-from .schedules import CosineLR, StepLR
+from .schedules import CosineLR, OneCycleLR, StepLR
 from ._version import __version__
 from .train import train
 from .training_guard import ConcurrentTrainingError, TrainingInterrupted
 
 __all__ = [
-    "MLP", "SGD", "RMSprop", "Adam", "AdamW", "StepLR", "CosineLR",
+    "MLP", "SGD", "RMSprop", "Adam", "AdamW", "StepLR", "CosineLR", "OneCycleLR",
     "Callback", "EarlyStopping", "History", "train", "gradient_check", "datasets",
     "Backend", "BackendError", "ModelFileError", "NonFiniteError", "NonFiniteLossError",
     "ConcurrentTrainingError", "TrainingInterrupted",

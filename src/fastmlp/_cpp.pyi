@@ -74,8 +74,9 @@ def adam_train_steps(
     t0: int,
     weight_decay: float,
     losses: NDArray[np.float64],
+    correct: NDArray[np.int64] | None = ...,
 ) -> None:
-    """Backend.adam_train_steps: `steps` gathered minibatches, each forward_backward and one Adam step (number t0 + s + 1), on one team with the GIL released"""
+    """Backend.adam_train_steps: `steps` gathered minibatches, each forward_backward and one Adam step (number t0 + s + 1), on one team with the GIL released; `correct` (int64, or None) gets each step's count of rows classified right"""
 
 def adamw_step(
     param: _F32,

@@ -15,6 +15,7 @@ from .finite import NonFiniteLossError
 from .losses import LOSSES
 from .model import DEFAULT_INIT, HIDDEN_ACTIVATIONS, INIT_ALIASES, INITS
 from .optim import OPTIMIZERS
+from .recipes import RECIPES
 from .schedules import SCHEDULES
 from .sweep import command as _sweep
 
@@ -57,7 +58,11 @@ def build_parser():
                    help="cross_entropy (softmax; the default), mse (sigmoid outputs vs "
                         "one-hot), bce (one sigmoid output, two classes), squared_error "
                         "(regression; the default for polynomial)")
-    t.add_argument("--epochs", type=positive_int, default=5)
+    t.add_argument("--recipe", default="default", choices=list(RECIPES),
+                   help="; ".join(f"{r.name}: {r.description}" for r in RECIPES.values())
+                   + " (--epochs, --lr and --schedule override its settings)")
+    t.add_argument("--epochs", type=positive_int, default=None,
+                   help="epochs (default: the recipe's, 5 for default and 3 for fast)")
     t.add_argument("--batch-size", type=positive_int, default=128)
     t.add_argument("--optimizer", default="adam", choices=list(OPTIMIZERS))
     t.add_argument("--lr", type=float, default=None,
@@ -83,7 +88,12 @@ def build_parser():
     t.add_argument("--history", metavar="FILE.json|FILE.csv", help="save the history here")
     t.add_argument("--plots", metavar="DIR", help="write curves, gradient norms and "
                    "misclassified digits / decision regions here (needs matplotlib)")
-    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument("--eval-train", action="store_true",
+                   help="after each epoch also evaluate the whole training set (train acc; "
+                        "costs about a third of an epoch). Without it the epoch line shows "
+                        "the running accuracy of the training batches (batch acc)")
+    t.add_argument("--no-progress", action="store_true",
+                   help="no progress bar (it is also off when stderr is not a terminal)")
     _add_runtime_options(t)
     _add_precision_option(t)
 
@@ -179,27 +189,43 @@ def _default_sizes(args, x, y):
     return [x.shape[1], 32, 32, 1 if args.loss == "bce" else int(y.max()) + 1]
 
 
-def _log_epoch(epoch, h):
-    regression = h.test_accuracy[-1] != h.test_accuracy[-1]  # NaN: no classes to be right on
+def _measured(series):
+    return bool(series) and series[-1] == series[-1]  # not NaN
+
+
+def format_epoch(epoch, h):
+    """The epoch's line: training batches' loss and accuracy, the evaluations, the rate and
+    the training and evaluation seconds apart. Accuracies that are NaN (regression has no
+    classes to be right on; train acc without --eval-train) are left out."""
     parts = [f"epoch {epoch + 1:3d}", f"loss {h.loss[-1]:.4f}"]
-    if not regression:
+    if _measured(h.batch_accuracy):
+        parts.append(f"batch acc {h.batch_accuracy[-1]:.4f}")
+    if _measured(h.train_accuracy):  # --eval-train: a full pass over the training set
         parts.append(f"train acc {h.train_accuracy[-1]:.4f}")
-    if h.val_loss and h.val_loss[-1] == h.val_loss[-1]:  # not NaN: a validation split exists
-        parts.append(f"val loss {h.val_loss[-1]:.4f}"
-                     + ("" if regression else f"  val acc {h.val_accuracy[-1]:.4f}"))
-    parts += [f"test loss {h.test_loss[-1]:.4f}" if regression
-              else f"test acc {h.test_accuracy[-1]:.4f}", f"lr {h.lr[-1]:.3g}",
-              f"{h.seconds[-1]:.2f} s"]
-    print("  ".join(parts), flush=True)
+    for name, losses, accuracies in (("val", h.val_loss, h.val_accuracy),
+                                     ("test", h.test_loss, h.test_accuracy)):
+        if _measured(losses):
+            parts.append(f"{name} loss {losses[-1]:.4f}" + (
+                f"  {name} acc {accuracies[-1]:.4f}" if _measured(accuracies) else ""))
+    parts += [f"lr {h.lr[-1]:.3g}", f"{h.samples_per_second[-1]:,.0f} samples/s",
+              f"train {h.seconds[-1]:.2f} s", f"eval {h.eval_seconds[-1]:.2f} s"]
+    return "  ".join(parts)
+
+
+def _log_epoch(epoch, h):
+    print(format_epoch(epoch, h), flush=True)
 
 
 def cmd_train(args):
     import numpy as np
 
     from .model import MLP
+    from .recipes import get_recipe
     from .schedules import StepLR, make_schedule
     from .train import train
 
+    recipe = get_recipe(args.recipe)
+    epochs = recipe.epochs if args.epochs is None else args.epochs
     backend = _setup(args)
     val_split = args.val_split
     if val_split is None:
@@ -220,22 +246,28 @@ def cmd_train(args):
                 backend=backend, loss=args.loss, dropout=args.dropout,
                 batch_norm=args.batch_norm)
     schedule = (StepLR(args.step_size, args.gamma) if args.schedule == "step"
-                else make_schedule(args.schedule))
+                else make_schedule(args.schedule) if args.schedule else recipe.schedule)
+    if recipe.lr is not None and args.lr is None and args.optimizer not in ("adam", "adamw"):
+        raise ValueError(f"--recipe {recipe.name} sets Adam's learning rate; with --optimizer "
+                         f"{args.optimizer} give --lr")
+    lr = recipe.lr if args.lr is None else args.lr
     options = {"momentum": args.momentum, "nesterov": args.nesterov or None,
                "alpha": args.alpha}
     print(f"fastmlp: {model}, optimizer={args.optimizer}, "
           f"threads={_backends.get_num_threads() or 'default'}, "
-          f"matmul={backend.matmul_precision}; {_data_name(args)}: "
+          f"matmul={backend.matmul_precision}, recipe={recipe.name}; {_data_name(args)}: "
           f"{x.shape[0]} train{f' ({val_split:g} held out for validation)' if val_split else ''}"
           f" / {xt.shape[0]} test samples", flush=True)
 
+    # the bar's carriage-return frames only make sense on a terminal, not in a log file
+    progress = not args.no_progress and sys.stderr.isatty()
     # overflow warnings are noise here: a run that diverges stops with one clear error
     with np.errstate(over="ignore", invalid="ignore"):
-        history = train(model, x, y, xt, yt, epochs=args.epochs, batch_size=args.batch_size,
-                        lr=args.lr, optimizer=args.optimizer, weight_decay=args.weight_decay,
+        history = train(model, x, y, xt, yt, epochs=epochs, batch_size=args.batch_size,
+                        lr=lr, optimizer=args.optimizer, weight_decay=args.weight_decay,
                         optimizer_options=options, val_split=val_split,
                         early_stopping=args.early_stopping, schedule=schedule, seed=args.seed,
-                        progress=not args.no_progress, log=_log_epoch)
+                        progress=progress, eval_train=args.eval_train, log=_log_epoch)
     if history.best_epoch is not None:
         loss, acc = model.evaluate(xt, yt)
         print(f"early stopping: restored the weights of epoch {history.best_epoch + 1} "

@@ -10,8 +10,8 @@ from pathlib import Path
 from .atomic_write import atomic_write
 
 # per-epoch scalar series, in the order files list them
-SCALARS = ("loss", "train_accuracy", "test_loss", "test_accuracy", "val_loss", "val_accuracy",
-           "lr", "seconds")
+SCALARS = ("loss", "batch_accuracy", "train_accuracy", "test_loss", "test_accuracy", "val_loss",
+           "val_accuracy", "lr", "seconds", "eval_seconds", "samples_per_second")
 # per-epoch lists with one entry per layer
 PER_LAYER = ("grad_norms", "weight_norms")
 
@@ -20,6 +20,10 @@ PER_LAYER = ("grad_norms", "weight_norms")
 class History:
     """What each epoch of a run measured; lists are indexed by epoch.
 
+    Two training accuracies: batch_accuracy is the running accuracy of the training
+    batches' forward passes over the epoch (as Keras reports it: each batch measured before
+    its update, so it trails the epoch's final weights), train_accuracy a full evaluation
+    pass over the training set after the epoch (only with eval_train).
     Accuracies and losses are NaN where the run had no such data (no test set, no
     validation split, eval_train=False). grad_norms[e][l] is layer l's gradient norm (all
     of its parameters) averaged over sampled steps of epoch e, before the optimizer step;
@@ -27,14 +31,17 @@ class History:
     best_epoch is the (0-based) epoch whose weights early stopping restored, else None.
     """
 
-    loss: list = field(default_factory=list)          # mean training loss over the epoch
-    train_accuracy: list = field(default_factory=list)
+    loss: list = field(default_factory=list)          # mean loss of the epoch's training batches
+    batch_accuracy: list = field(default_factory=list)  # accuracy of those batches, as they passed
+    train_accuracy: list = field(default_factory=list)  # full pass over the training set, or NaN
     test_accuracy: list = field(default_factory=list)  # NaN when no test data was given
     test_loss: list = field(default_factory=list)
     seconds: list = field(default_factory=list)        # wall time of the epoch's steps
+    eval_seconds: list = field(default_factory=list)   # wall time of its evaluations after them
+    samples_per_second: list = field(default_factory=list)  # training samples / seconds
     val_loss: list = field(default_factory=list)
     val_accuracy: list = field(default_factory=list)
-    lr: list = field(default_factory=list)             # learning rate used in the epoch
+    lr: list = field(default_factory=list)             # learning rate at the epoch's start
     grad_norms: list = field(default_factory=list)
     weight_norms: list = field(default_factory=list)
     best_epoch: int | None = None

@@ -319,6 +319,11 @@ class MLP:
         self._backward(x, ws)
         return loss
 
+    def training_correct(self, y):
+        """How many of the last training batch's rows (labels y) its forward pass
+        classified right: from the outputs loss_and_grad left in the workspace."""
+        return int(np.count_nonzero(self.loss.predict(self._ws.acts[-1][:y.shape[0]]) == y))
+
     # -- inference ---------------------------------------------------------------------
     def _chunks(self, x, batch_size):
         """(start, outputs) over x in evaluation mode; outputs live in the workspace."""

@@ -32,11 +32,14 @@ class Optimizer:
     def step(self):
         raise NotImplementedError
 
-    def train_steps(self, x, y, order, start, steps, batch_size, xb, yb, losses, rng=None):
+    def train_steps(self, x, y, order, start, steps, batch_size, xb, yb, losses, rng=None,
+                    correct=None):
         """`steps` whole training steps; step s trains on rows
         order[start + s*batch_size:][:batch_size] of (x, y), gathered into xb / yb, and
-        stores its loss in losses[s]. This default runs model.loss_and_grad + step() per
-        batch (dropout masks from `rng`); a batch too small to train on
+        stores its loss in losses[s] and, with `correct` (int64), how many of its rows the
+        step's forward pass classified right in correct[s]. This default runs
+        model.loss_and_grad + step() per batch (dropout masks from `rng`); a batch too
+        small to train on
         (model.min_train_batch) is skipped and its loss left as it was. The last trained
         step's gradients stay in model.grads. x, y and order as the training loop prepares
         them (contiguous; x in the model dtype, y int64 labels or, for regression, targets
@@ -52,6 +55,8 @@ class Optimizer:
             np.take(x, idx, axis=0, out=xb[:k])
             np.take(y, idx, axis=0, out=yb[:k])
             losses[s] = model.loss_and_grad(xb[:k], yb[:k], rng=rng)
+            if correct is not None:  # the training forward pass's outputs, before the update
+                correct[s] = model.training_correct(yb[:k])
             self.step()
         return losses
 
@@ -145,20 +150,21 @@ class Adam(Optimizer):
         return (self._kernel == "adam_step" and type(self).step is Adam.step
                 and self.model.uses_fused_step)
 
-    def train_steps(self, x, y, order, start, steps, batch_size, xb, yb, losses, rng=None):
+    def train_steps(self, x, y, order, start, steps, batch_size, xb, yb, losses, rng=None,
+                    correct=None):
         """Optimizer.train_steps in one backend.adam_train_steps call where it can
         (can_train_steps), with the same results as the per-step path; the step counter
         advances by `steps`."""
         if not self.can_train_steps():
             return super().train_steps(x, y, order, start, steps, batch_size, xb, yb, losses,
-                                       rng)
+                                       rng, correct)
         state = self._network
         if state is None or state.xb is not xb or state.yb is not yb:  # a new training run
             state = self._network = self.model.network_state(batch_size, m=self.m, v=self.v,
                                                              xb=xb, yb=yb)
         self.model.backend.adam_train_steps(x, y, order, start, steps, state, self.lr,
                                             self.beta1, self.beta2, self.eps, self.t,
-                                            self.weight_decay, losses)
+                                            self.weight_decay, losses, correct)
         self.t += steps
         return losses
 

@@ -63,7 +63,8 @@ def plot_history(history, path=None, title=None):
         if _has(getattr(history, name)):
             ax_loss.plot(epochs, getattr(history, name), style, marker="o", markersize=3,
                          label=label)
-    for name, label, style in (("train_accuracy", "train", "-"),
+    for name, label, style in (("batch_accuracy", "train batches", "-"),
+                               ("train_accuracy", "train (full pass)", "-."),
                                ("val_accuracy", "validation", "--"),
                                ("test_accuracy", "test", ":")):
         if _has(getattr(history, name)):

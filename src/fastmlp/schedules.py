@@ -1,7 +1,9 @@
 """Learning-rate schedules: the learning rate of each epoch, from the run's base rate.
 
 A schedule is any callable ``schedule(epoch, base_lr, epochs) -> lr`` (epoch counts from
-0); the training loop sets the optimizer's lr from it at the start of every epoch.
+0); the training loop sets the optimizer's lr from it at the start of every epoch. A
+schedule with ``per_step = True`` is also called within epochs, with a fractional epoch
+(see LR_EVERY), so its rate changes as the epoch goes.
 """
 from __future__ import annotations
 
@@ -44,7 +46,52 @@ class CosineLR:
         return f"CosineLR(min_lr={self.min_lr})"
 
 
-SCHEDULES = {"step": StepLR, "cosine": CosineLR}
+# A per-step schedule's rate is set every LR_EVERY training steps, at the fractional epoch
+# where that block of steps starts: the same steps get the same rate whatever chunks the
+# training loop runs them in.
+LR_EVERY = 25
+
+
+class OneCycleLR:
+    """torch's OneCycleLR (cosine, without momentum cycling) over the whole run, per step.
+
+    The rate rises from base_lr / div_factor to base_lr (the peak) over the first
+    pct_start of the run, then falls along a half cosine to base_lr / final_div_factor
+    at its end. base_lr is the peak: pair it with a larger rate than a constant
+    schedule's (the fast recipe: Adam at 4e-3; see fastmlp.recipes).
+    """
+
+    per_step = True
+
+    def __init__(self, pct_start=0.25, div_factor=25.0, final_div_factor=1e4):
+        if not 0.0 < pct_start < 1.0:
+            raise ValueError(f"pct_start must be in (0, 1), got {pct_start!r}")
+        if not div_factor >= 1.0:
+            raise ValueError(f"div_factor must be >= 1, got {div_factor!r}")
+        if not final_div_factor >= 1.0:
+            raise ValueError(f"final_div_factor must be >= 1, got {final_div_factor!r}")
+        self.pct_start, self.div_factor = float(pct_start), float(div_factor)
+        self.final_div_factor = float(final_div_factor)
+
+    def __call__(self, epoch, base_lr, epochs):
+        t = min(max(epoch / max(epochs, 1), 0.0), 1.0)  # fraction of the run done
+        low, end = base_lr / self.div_factor, base_lr / self.final_div_factor
+        if t < self.pct_start:  # warm-up, cosine as torch's
+            return base_lr + (low - base_lr) * (1 + math.cos(math.pi * t / self.pct_start)) / 2
+        u = (t - self.pct_start) / (1.0 - self.pct_start)
+        return end + (base_lr - end) * (1 + math.cos(math.pi * u)) / 2
+
+    def __repr__(self):
+        return (f"OneCycleLR(pct_start={self.pct_start}, div_factor={self.div_factor}, "
+                f"final_div_factor={self.final_div_factor})")
+
+
+def is_per_step(schedule):
+    """Whether the training loop updates `schedule`'s rate within epochs (every LR_EVERY steps)."""
+    return bool(getattr(schedule, "per_step", False))
+
+
+SCHEDULES = {"step": StepLR, "cosine": CosineLR, "onecycle": OneCycleLR}
 
 
 def make_schedule(schedule):

@@ -10,13 +10,13 @@ import math
 import time
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from .callbacks import Callback, EarlyStopping, FunctionCallback
 from .finite import diverged, ensure_finite, first_non_finite_row
 from .history import History
 from .optim import Optimizer, make_optimizer
-from .schedules import make_schedule
+from .progress import EpochMeter
+from .schedules import LR_EVERY, is_per_step, make_schedule
 from .training_guard import TrainingPosition, exclusive_training, reporting_interrupts
 
 __all__ = ["History", "train"]
@@ -29,9 +29,12 @@ FUSED_CHUNK_STEPS = 50
 BAR_EVERY = 25  # steps between progress-bar updates
 
 
-def _chunk_end(s, steps, norm_every, bar_every):
-    """Last step of the chunk starting at step s: where norms are sampled or the bar updates."""
+def _chunk_end(s, steps, norm_every, bar_every, lr_every=0):
+    """Last step of the chunk starting at step s: where norms are sampled or the bar updates,
+    or before a per-step schedule's rate changes."""
     end = min(steps - 1, s + max(FUSED_CHUNK_STEPS, 1) - 1)
+    if lr_every:
+        end = min(end, s + lr_every - 1 - s % lr_every)
     if norm_every:
         end = min(end, s + (-s) % norm_every)
     if bar_every:
@@ -88,8 +91,12 @@ def _train(model, x_train, y_train, x_test=None, y_test=None, *, epochs=5, batch
 
     Each epoch visits the training set in a new order drawn from `seed` (so the same seed,
     backend and thread count give the same run; dropout masks come from the same
-    generator) and then evaluates. `progress` shows a tqdm bar per epoch with the running
-    loss; `log(epoch, history)` is called after each epoch (the CLI prints a line there).
+    generator) and then evaluates. The loss and accuracy of the training batches' forward
+    passes are summed as they pass (history.loss, history.batch_accuracy); eval_train adds
+    a full evaluation pass over the training set (history.train_accuracy), which costs
+    about a third of an epoch. `progress` shows a tqdm bar per epoch with the running mean
+    loss, batch accuracy and samples/s; `log(epoch, history)` is called after each epoch
+    (the CLI prints a line there).
 
     optimizer: a name ("sgd", "rmsprop", "adam", "adamw"), built with `lr`, `weight_decay`
         and `optimizer_options` (e.g. {"momentum": 0.9, "nesterov": True}), where None
@@ -98,7 +105,8 @@ def _train(model, x_train, y_train, x_test=None, y_test=None, *, epochs=5, batch
         epoch; or pass validation_data=(x_val, y_val).
     early_stopping: a patience (epochs without a better validation loss) or an
         EarlyStopping object; the best epoch's weights are restored at the end.
-    schedule: "step", "cosine" or a callable (epoch, base_lr, epochs) -> lr.
+    schedule: "step", "cosine", "onecycle" (per step, base lr = peak; see
+        fastmlp.schedules) or a callable (epoch, base_lr, epochs) -> lr.
     callbacks: Callback objects or functions (epoch, history); True from one stops training.
     norm_samples: about how many steps per epoch measure per-layer gradient norms.
     With batch norm, a last batch of a single sample is skipped (batch statistics need 2).
@@ -162,7 +170,10 @@ def _train(model, x_train, y_train, x_test=None, y_test=None, *, epochs=5, batch
     train_steps = (opt.train_steps if FUSED_CHUNK_STEPS > 1
                    else functools.partial(Optimizer.train_steps, opt))
     losses = np.empty(max(FUSED_CHUNK_STEPS, 1))
+    # rows each step classified right (batch accuracy); regression has no classes
+    correct = None if model.loss.regression else np.zeros(losses.shape, np.int64)
     bar_every = BAR_EVERY if progress else 0
+    lr_every = LR_EVERY if is_per_step(lr_at) else 0
     history = History()
     where = _where if _where is not None else TrainingPosition()
     where.steps, where.history = steps, history
@@ -175,41 +186,40 @@ def _train(model, x_train, y_train, x_test=None, y_test=None, *, epochs=5, batch
             opt.lr = float(lr_at(epoch, base_lr, int(epochs)))
         order = rng.permutation(n)
         where.epoch, where.step = epoch, 0
-        total, seen = 0.0, 0
         norm_sum, norm_count = np.zeros(model.n_layers), 0
-        bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{epochs}", leave=False,
-                   disable=not progress, unit="step")
-        start = time.perf_counter()
-        s, loss = 0, nan
+        meter = EpochMeter(n, batch_size, min_batch, progress, f"epoch {epoch + 1}/{epochs}")
+        epoch_lr = opt.lr
+        s = 0
         while s < steps:
-            end = _chunk_end(s, steps, norm_every, bar_every)
+            end = _chunk_end(s, steps, norm_every, bar_every, lr_every)
             where.step = s
-            train_steps(x_train, y_train, order, s * batch_size, end + 1 - s, batch_size,
-                        xb, yb, losses[:end + 1 - s], rng=rng)
-            trained = False  # whether step `end` trained (a too-small batch is skipped)
-            for j, loss_j in enumerate(losses[:end + 1 - s].tolist(), s):
-                k = min(batch_size, n - j * batch_size)
-                trained = k >= min_batch
-                if trained:  # a skipped step's slot holds no loss of this chunk
-                    if not math.isfinite(loss_j):
-                        raise _diverged(model, hooks, history, f"the loss became {loss_j}",
-                                        epoch, j, steps)
-                    loss = loss_j
-                    total += loss * k
-                    seen += k
+            if lr_every:  # the rate of this block of LR_EVERY steps
+                opt.lr = float(lr_at(epoch + (s - s % lr_every) / steps, base_lr, int(epochs)))
+            m = end + 1 - s
+            train_steps(x_train, y_train, order, s * batch_size, m, batch_size,
+                        xb, yb, losses[:m], rng=rng,
+                        correct=None if correct is None else correct[:m])
+            # whether step `end` trained; a non-finite loss stops the count at its step
+            trained = meter.add(s, losses[:m], None if correct is None else correct[:m])
+            if meter.non_finite is not None:
+                j, loss_j = meter.non_finite
+                meter.close()
+                raise _diverged(model, hooks, history, f"the loss became {loss_j}", epoch, j,
+                                steps)
             if trained and norm_every and end % norm_every == 0:  # the chunk's last gradients
                 norm_sum += _layer_norms(model.grads, model.layer_slices)
                 norm_count += 1
             if progress and (end % BAR_EVERY == 0 or end == steps - 1):
-                bar.set_postfix(loss=f"{loss:.4f}", refresh=False)
-                bar.update(end + 1 - bar.n)
+                meter.show(end + 1)
             s = end + 1
-        seconds = time.perf_counter() - start
-        bar.close()
+        seconds = meter.close()
 
+        eval_start = time.perf_counter()
         history.seconds.append(seconds)
-        history.lr.append(opt.lr)
-        history.loss.append(total / seen if seen else nan)
+        history.samples_per_second.append(meter.samples_per_second)
+        history.lr.append(epoch_lr)
+        history.loss.append(meter.loss)
+        history.batch_accuracy.append(meter.accuracy)
         history.train_accuracy.append(model.evaluate(x_train, y_train)[1] if eval_train else nan)
         val_loss, val_acc = model.evaluate(x_val, y_val) if x_val is not None else (nan, nan)
         history.val_loss.append(val_loss)
@@ -223,6 +233,7 @@ def _train(model, x_train, y_train, x_test=None, y_test=None, *, epochs=5, batch
                 and first_non_finite_row(model.params) is not None):
             raise _diverged(model, hooks, history, "the parameters became non-finite", epoch,
                             steps - 1, steps)
+        history.eval_seconds.append(time.perf_counter() - eval_start)
         if log is not None:
             log(epoch, history)
         stop = [bool(hook.on_epoch_end(epoch, model, history)) for hook in hooks]

@@ -230,7 +230,7 @@ class Backend:
         return float(self._impl("_forward_backward", x.dtype)(x, labels, state))
 
     def adam_train_steps(self, x, labels, order, start, steps, state, lr, beta1, beta2, eps,
-                         t0, weight_decay, losses):
+                         t0, weight_decay, losses, correct=None):
         """`steps` Adam training steps of a plain MLP in one call; returns losses.
 
         `state` is a NetworkState with params, param_grads, m, v, xb and yb; b is its
@@ -238,18 +238,20 @@ class Backend:
         (the last step may get fewer, down to 1) of x and labels into the first k rows of
         xb and yb, runs forward_backward on them, then one adam_step over the flat params /
         param_grads with m, v and step number t0 + s + 1, and stores its loss in losses[s]
-        (float64, shape (steps,)). Afterwards the gradients of the last step are left in
-        param_grads. The NumPy version is exactly that sequence of public kernels, so every
-        backend gets the same bits as calling them one by one; a compiled backend may run
-        the chunk as one native call. Its GEMMs run in the backend's matmul_precision;
+        (float64, shape (steps,)); with `correct` (int64, shape (steps,)), also how many of
+        the step's rows its forward pass classified right (logits' first argmax, as
+        np.argmax, equal to the label), measured before the step's update. Afterwards the
+        gradients of the last step are left in param_grads. The NumPy version is exactly
+        that sequence of public kernels, so every backend gets the same bits as calling them
+        one by one; a compiled backend may run the chunk as one native call. Its GEMMs run in the backend's matmul_precision;
         params, m and v stay float32.
         """
         _network_state(state, "adam_train_steps")
         check.check_adam_train_steps(x, labels, order, start, steps, state, lr, beta1, beta2,
-                                     eps, t0, weight_decay, losses)
+                                     eps, t0, weight_decay, losses, correct)
         self._impl("_adam_train_steps", x.dtype)(
             x, labels, order, int(start), int(steps), state, float(lr), float(beta1),
-            float(beta2), float(eps), int(t0), float(weight_decay), losses)
+            float(beta2), float(eps), int(t0), float(weight_decay), losses, correct)
         return losses
 
     def activation_forward(self, activation, x, out):

@@ -140,16 +140,16 @@ class CppBackend(Backend):
             return _cpp.forward_backward(_network(state), x, labels)
 
     def adam_train_steps(self, x, labels, order, start, steps, state, lr, beta1, beta2, eps,
-                         t0, weight_decay, losses):
+                         t0, weight_decay, losses, correct=None):
         if (getattr(x, "dtype", None) != _FLOAT32 or not isinstance(state, NetworkState)
                 or state.dtype != _FLOAT32 or state.m is None):
             return super().adam_train_steps(x, labels, order, start, steps, state, lr, beta1,
-                                            beta2, eps, t0, weight_decay, losses)
+                                            beta2, eps, t0, weight_decay, losses, correct)
         check_adam_hyperparameters(lr, beta1, beta2, eps, weight_decay)  # not the extension's
         with _worded_by(check.check_adam_train_steps, x, labels, order, start, steps, state,
-                        lr, beta1, beta2, eps, t0, weight_decay, losses):
+                        lr, beta1, beta2, eps, t0, weight_decay, losses, correct):
             _cpp.adam_train_steps(_network(state), x, labels, order, start, steps, lr, beta1,
-                                  beta2, eps, t0, weight_decay, losses)
+                                  beta2, eps, t0, weight_decay, losses, correct)
         return losses
 
     # -- the kernels behind the checked public methods ---------------------------------
@@ -176,9 +176,9 @@ class CppBackend(Backend):
         return _cpp.forward_backward(_network(state), x, labels)
 
     def _adam_train_steps(self, x, labels, order, start, steps, state, lr, beta1, beta2, eps,
-                          t0, weight_decay, losses):
+                          t0, weight_decay, losses, correct):
         _cpp.adam_train_steps(_network(state), x, labels, order, start, steps, lr, beta1,
-                              beta2, eps, t0, weight_decay, losses)
+                              beta2, eps, t0, weight_decay, losses, correct)
 
     # activation forward, losses, dropout, batch norm, SGD / RMSprop / AdamW
     def _activation_forward(self, activation, x, out):

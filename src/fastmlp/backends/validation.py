@@ -393,7 +393,7 @@ def _inside(view, name, flat, flat_name):
 
 
 def check_adam_train_steps(x, labels, order, start, steps, state, lr, beta1, beta2, eps, t0,
-                           weight_decay, losses):
+                           weight_decay, losses, correct=None):
     """Backend.adam_train_steps: a state with Adam's m, v and the minibatch buffers, and
     every order entry the steps read (and the label it selects) in range."""
     if state.m is None or state.xb is None:
@@ -419,6 +419,12 @@ def check_adam_train_steps(x, labels, order, start, steps, state, lr, beta1, bet
     if losses.shape != (steps,):
         raise ValueError(f"losses must have shape {(steps,)}, got {losses.shape}")
     written = state.written + [address_range(losses, "losses")]
+    if correct is not None:
+        _int64_vector(correct, "correct", writable=True)
+        if correct.shape != (steps,):
+            raise ValueError(f"correct must have shape {(steps,)}, got {correct.shape}")
+        _check_apart(correct, "correct", written)
+        written.append(address_range(correct, "correct"))
     _network_input(x, state, rows, written)
     _check_apart(labels, "labels", written)
     _check_apart(order, "order", written)

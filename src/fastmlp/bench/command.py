@@ -8,7 +8,7 @@ from .. import backends
 from ..arguments import SEED_SIZES, layer_sizes, positive_int
 from ..atomic_write import atomic_write
 from ..backends import MATMUL_PRECISIONS
-from . import machine
+from . import machine, time_to_accuracy
 
 
 def _names(text):
@@ -63,6 +63,7 @@ def add_parser(subparsers):
     p.add_argument("--plot", metavar="DIR", help="write bench_speedup.png, bench_roofline.png "
                    "and bench_epoch.png into DIR (needs matplotlib)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    time_to_accuracy.add_arguments(p)
     return p
 
 
@@ -71,6 +72,8 @@ def run_command(args):
     from .report import format_text, plot, to_json
     from .runner import precision_skips, run
 
+    if args.time_to_accuracy:  # whole training processes, not kernels
+        return time_to_accuracy.run_command(args)
     quick = {"rounds": 1, "repeats": 1} if args.quick else {"rounds": 3, "repeats": 5}
     args.rounds, args.repeats = args.rounds or quick["rounds"], args.repeats or quick["repeats"]
     if args.quick:

@@ -31,8 +31,13 @@ def forward_backward(be, x, labels, state):
     return loss
 
 
+def count_correct(logits, labels):
+    """Rows whose logits' argmax (np.argmax: the first maximum, or the first NaN) is their label."""
+    return int(np.count_nonzero(np.argmax(logits, axis=1) == labels))
+
+
 def adam_train_steps(be, x, labels, order, start, steps, state, lr, beta1, beta2, eps, t0,
-                     weight_decay, losses):
+                     weight_decay, losses, correct=None):
     batch_size, xb, yb = state.batch_size, state.xb, state.yb
     for s in range(steps):
         idx = order[start + s * batch_size:start + (s + 1) * batch_size]
@@ -43,5 +48,7 @@ def adam_train_steps(be, x, labels, order, start, steps, state, lr, beta1, beta2
         except IndexError:  # checked before the call: rewritten since by another thread
             raise indices_changed("order") from None
         losses[s] = be.forward_backward(xb[:k], yb[:k], state)
+        if correct is not None:  # before the update: the logits the step's loss came from
+            correct[s] = count_correct(state.acts[-1][:k], yb[:k])
         be.adam_step(state.params, state.param_grads, state.m, state.v, lr, beta1, beta2, eps,
                      t0 + s + 1, weight_decay)
