@@ -56,5 +56,30 @@ inline void store_scaled(float* dst, __mmask16 m, __m512 acc, float alpha, float
   _mm512_mask_storeu_ps(dst, m, x);
 }
 
+// A finished R x (16 V) register tile into C (row stride ldc); the last vector of a row
+// stores the lanes in `last`. alpha = 1, beta = 0 skips the per-vector tests.
+template <int R, int V>
+inline void store_tile(float* c, std::int64_t ldc, const __m512 (&acc)[R][V], __mmask16 last,
+                       float alpha, float beta) {
+  if (alpha == 1.0f && beta == 0.0f) {  // the common case, without a test per vector
+#pragma GCC unroll 32
+    for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v)
+        _mm512_mask_storeu_ps(c + r * ldc + 16 * v,
+                              v == V - 1 ? last : static_cast<__mmask16>(0xFFFF), acc[r][v]);
+    }
+    return;
+  }
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 32
+  for (int r = 0; r < R; ++r) {
+#pragma GCC unroll 4
+    for (int v = 0; v < V; ++v)
+      store_scaled(c + r * ldc + 16 * v, v == V - 1 ? last : static_cast<__mmask16>(0xFFFF),
+                   acc[r][v], alpha, beta, va, vb);
+  }
+}
+
 }  // namespace
 }  // namespace fastmlp

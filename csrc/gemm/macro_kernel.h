@@ -8,6 +8,23 @@
 namespace fastmlp {
 namespace {
 
+// A finished rows x cols tile (row stride ld_tile) into C, one scalar at a time:
+// c = alpha * tile + beta * c (c not read when beta == 0). The portable tiles' write-back.
+inline void store_tile_scalar(const float* tile, int ld_tile, int rows, int cols, float* c,
+                              std::int64_t ldc, float alpha, float beta) {
+  for (int r = 0; r < rows; ++r)
+    for (int j = 0; j < cols; ++j) {
+      const float t = tile[r * ld_tile + j];
+      float x = alpha == 1.0f ? t : alpha * t;
+      float& dst = c[r * ldc + j];
+      if (beta == 1.0f)
+        x = dst + x;
+      else if (beta != 0.0f)
+        x = beta * dst + x;
+      dst = x;
+    }
+}
+
 // tile(rows, cols, kc, a_panel, lda, b_panel, c, ldc, alpha, beta) computes one C tile.
 // Row i of A starts at a + i * lda: packed panels have lda = kc (one MR x kc panel per MR
 // rows), a row-major A read in place has its own row stride.

@@ -48,24 +48,7 @@ void tile(i64 kc, const float* a, i64 lda, const float* b, i64 ldb, float* c, i6
   step(a, b, true);
   a += k_step, b += b_step;
   for (i64 p = 1; p < kc; ++p, a += k_step, b += b_step) step(a, b, false);
-  if (alpha == 1.0f && beta == 0.0f) {  // the common case, without a test per vector
-#pragma GCC unroll 32
-    for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 4
-      for (int v = 0; v < V; ++v)
-        _mm512_mask_storeu_ps(c + r * ldc + 16 * v,
-                              v == V - 1 ? last : static_cast<__mmask16>(0xFFFF), acc[r][v]);
-    }
-    return;
-  }
-  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-#pragma GCC unroll 32
-  for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 4
-    for (int v = 0; v < V; ++v)
-      store_scaled(c + r * ldc + 16 * v, v == V - 1 ? last : static_cast<__mmask16>(0xFFFF),
-                   acc[r][v], alpha, beta, va, vb);
-  }
+  store_tile(c, ldc, acc, last, alpha, beta);
 }
 
 // Transposes the `rows` x `depth` row-major block at src (rows <= 16) so that packed row p

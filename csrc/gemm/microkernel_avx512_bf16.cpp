@@ -52,14 +52,7 @@ void tile(i64 np, const u32* a, const u32* b, float* c, i64 ldc, float alpha, fl
       for (int v = 0; v < V; ++v) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], av, bv[v]);
     }
   }
-  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-#pragma GCC unroll 32
-  for (int r = 0; r < R; ++r) {
-#pragma GCC unroll 4
-    for (int v = 0; v < V; ++v)
-      store_scaled(c + r * ldc + 16 * v, v == V - 1 ? last : static_cast<__mmask16>(0xFFFF),
-                   acc[r][v], alpha, beta, va, vb);
-  }
+  store_tile(c, ldc, acc, last, alpha, beta);
 }
 
 // Transposes 16 rows of 32 floats each (row s at rows[s]: 16 pairs of k, as bf16 dwords) so

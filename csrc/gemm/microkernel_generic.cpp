@@ -20,16 +20,7 @@ void run_tile(int rows, int cols, i64 kc, const float* a, i64 /*lda: packed*/, c
   for (i64 p = 0; p < kc; ++p, a += MR, b += NR)
     for (int r = 0; r < MR; ++r)
       for (int j = 0; j < NR; ++j) acc[r][j] += a[r] * b[j];
-  for (int r = 0; r < rows; ++r)
-    for (int j = 0; j < cols; ++j) {
-      float x = alpha == 1.0f ? acc[r][j] : alpha * acc[r][j];
-      float& dst = c[r * ldc + j];
-      if (beta == 1.0f)
-        x = dst + x;
-      else if (beta != 0.0f)
-        x = beta * dst + x;
-      dst = x;
-    }
+  store_tile_scalar(&acc[0][0], NR, rows, cols, c, ldc, alpha, beta);
 }
 
 void macro(const float* pa, const float* pb, i64 mc, i64 nc, i64 kc, float* c, i64 ldc,
