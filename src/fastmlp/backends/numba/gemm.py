@@ -6,7 +6,8 @@ activation, written to dst itself or to a second array `out` (dense_forward keep
 pre-activation).
 
 GotoBLAS-style: op(a) is packed into MR-row panels and op(b) into NR-column panels
-(k-major, zero-padded, by simd.gather_strided), all panels in one parallel pass; then
+(k-major, zero-padded; simd.copy_rows and simd.transpose_rows), all panels in one
+parallel pass; then
 the tiles of dst are computed in parallel tasks, each a range of panels of the longer
 dimension with all panels of the other, by simd.microkernel, which also writes the tile
 back with the epilogue applied. Tiles are always rows of dst, so the write-back is
@@ -24,7 +25,8 @@ from numba import njit, prange
 from .activations import IDENTITY, activate
 from .denormals import flush_begin, flush_end
 from .options import JIT
-from .simd import MR, NO_OUT, NR, VECTOR_ACTIVATIONS, gather_strided, microkernel
+from .simd import (LANES, MR, NO_OUT, NR, VECTOR_ACTIVATIONS, copy_rows, microkernel,
+                   transpose_rows)
 
 KC = 256          # k depth of a slice: a KC x NR panel slice of V (32 KB) stays in L1
 TASKS_PER_THREAD = 4
@@ -36,12 +38,10 @@ def _pack_u(a, trans_a, t, k, m, up):
     base = t * k * MR
     r0 = t * MR
     rows = min(MR, m - r0)
-    if trans_a:  # U[r, p] = a[p, r]: MR contiguous floats per p (a unit-stride gather)
-        for p in range(k):
-            gather_strided(a, p * m + r0, 1, rows, up, base + p * MR, MR)
-    else:  # U[r, p] = a[r, p]: a transpose of MR rows of a, by vector gathers
-        for p in range(k):
-            gather_strided(a, r0 * k + p, k, rows, up, base + p * MR, MR)
+    if trans_a:  # U[r, p] = a[p, r]: MR contiguous floats per p
+        copy_rows(a, r0, m, rows, k, up, base, MR)
+    else:  # U[r, p] = a[r, p]: a transpose of MR rows of a
+        transpose_rows(a, r0 * k, k, rows, k, up, base, MR, MR)
 
 
 @njit(**JIT)
@@ -50,12 +50,13 @@ def _pack_v(b, trans_b, q, k, n, vp):
     base = q * k * NR
     l0 = q * NR
     cols = min(NR, n - l0)
-    if trans_b:  # V[p, c] = b[c, p]: a transpose of NR rows of b, by vector gathers
-        for p in range(k):
-            gather_strided(b, l0 * k + p, k, cols, vp, base + p * NR, NR)
-    else:  # NR contiguous floats per p (a unit-stride gather)
-        for p in range(k):
-            gather_strided(b, p * n + l0, 1, cols, vp, base + p * NR, NR)
+    if trans_b:  # V[p, c] = b[c, p]: a transpose of NR rows of b, LANES rows at a time
+        for v in range(NR // LANES):
+            rows = min(LANES, max(0, cols - v * LANES))
+            transpose_rows(b, (l0 + v * LANES) * k, k, rows, k, vp, base + v * LANES, NR,
+                           LANES)
+    else:  # NR contiguous floats per p
+        copy_rows(b, l0, n, cols, k, vp, base, NR)
 
 
 @njit(**JIT)

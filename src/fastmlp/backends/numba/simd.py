@@ -1,4 +1,5 @@
-"""The GEMM register microkernel, emitted as LLVM IR with explicit SIMD vectors.
+"""The GEMM register microkernel and its packing copies, emitted as LLVM IR with explicit
+SIMD vectors.
 
 Numba leaves vectorization to LLVM, whose x86 cost model prefers 256-bit vectors even on
 AVX-512 CPUs and which does not keep an accumulator tile in registers across the k loop
@@ -7,6 +8,7 @@ accumulators held as MR * NR/LANES vectors of LANES floats (16 = one zmm registe
 AVX-512, 8 = one ymm on AVX2), updated by one fused multiply-add per vector per k step.
 It also writes the tile back itself, with vector (masked at the edges) loads and stores:
 a scalar write-back loop costs as much as a third of the FMAs at the training shapes.
+The packing copies (copy_rows, transpose_rows) move whole vectors for the same reason.
 """
 from __future__ import annotations
 
@@ -148,59 +150,146 @@ def microkernel(typingctx, up, u_off, vp, v_off, kc, c, c_off, ldc, rows, cols, 
     return sig, codegen
 
 
+def _masked_memory(builder, vec):
+    """The masked vector load and store intrinsics for vectors of type vec."""
+    i32 = ir.IntType(32)
+    lanes = vec.count
+    mask_t = ir.VectorType(ir.IntType(1), lanes)
+    load = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(vec, [vec.as_pointer(), i32, mask_t, vec]),
+        f"llvm.masked.load.v{lanes}f32.p0")
+    store = cgutils.get_or_insert_function(
+        builder.module, ir.FunctionType(ir.VoidType(), [vec, vec.as_pointer(), i32, mask_t]),
+        f"llvm.masked.store.v{lanes}f32.p0")
+    return load, store
+
+
+def _splat_index(builder, value):
+    """A vector of LANES copies of the 64-bit integer value."""
+    idx = ir.IntType(64)
+    ivec = ir.VectorType(idx, LANES)
+    return builder.shuffle_vector(
+        builder.insert_element(ir.Constant(ivec, ir.Undefined), value, ir.Constant(idx, 0)),
+        ir.Constant(ivec, ir.Undefined), ir.Constant(ir.VectorType(ir.IntType(32), LANES), None))
+
+
+def _transpose(builder, rows):
+    """The LANES x LANES transpose of the vectors `rows`: log2(LANES) stages, each swapping
+    the off-diagonal b x b blocks of every 2b x 2b block (two two-source shuffles per pair
+    of rows), which LLVM lowers to permute instructions."""
+    i32 = ir.IntType(32)
+    rows = list(rows)
+    b = LANES // 2
+    while b >= 1:
+        low = [c if c & b == 0 else LANES + c - b for c in range(LANES)]
+        high = [c + b if c & b == 0 else LANES + c for c in range(LANES)]
+        low_mask = ir.Constant(ir.VectorType(i32, LANES), low)
+        high_mask = ir.Constant(ir.VectorType(i32, LANES), high)
+        for i in range(LANES):
+            if i & b == 0:
+                j = i | b
+                rows[i], rows[j] = (builder.shuffle_vector(rows[i], rows[j], low_mask),
+                                    builder.shuffle_vector(rows[i], rows[j], high_mask))
+        b //= 2
+    return rows
+
+
 @intrinsic
-def gather_strided(typingctx, src, s_off, ld, count, dst, d_off, width):
-    """dst.flat[d_off + c] = src.flat[s_off + c*ld] for c < count, zero for count <= c <
-    width, by masked vector gathers and stores: the GEMM's packing, both transposing (a
-    column of a row-major block; a scalar transposing copy runs at about one float per
-    cycle, 2x slower) and plain (ld == 1; 3x faster than numba's loop over short slices).
-    The caller guarantees every address is in bounds."""
-    sig = types.void(src, types.intp, types.intp, types.intp, dst, types.intp, types.intp)
+def transpose_rows(typingctx, src, s_off, ld, rows, depth, dst, d_off, stride, keep):
+    """The GEMM's transposing pack: dst.flat[d_off + p*stride + i] = src.flat[s_off + i*ld
+    + p] for i < rows (<= LANES) and p < depth; lanes rows <= i < keep are written as zero,
+    lanes from keep on are not written. LANES x LANES blocks are read as contiguous row
+    pieces and transposed in registers: reading src a column at a time (a gather) costs
+    several times more, and with ld a multiple of 1024 floats every row of a column falls
+    in the same L1 set. The caller guarantees every address is in bounds."""
+    sig = types.void(src, types.intp, types.intp, types.intp, types.intp, dst, types.intp,
+                     types.intp, types.intp)
 
     def codegen(context, builder, signature, args):
-        src_v, s_off_v, ld_v, count_v, dst_v, d_off_v, width_v = args
+        src_v, s_off_v, ld_v, rows_v, depth_v, dst_v, d_off_v, stride_v, keep_v = args
         f32 = ir.FloatType()
-        i32 = ir.IntType(32)
         idx = ir.IntType(64)
         vec = ir.VectorType(f32, LANES)
-        ivec = ir.VectorType(idx, LANES)
-        pvec = ir.VectorType(f32.as_pointer(), LANES)
-        mask_t = ir.VectorType(ir.IntType(1), LANES)
-        gather = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(vec, [pvec, i32, mask_t, vec]),
-            f"llvm.masked.gather.v{LANES}f32.v{LANES}p0")
-        store = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.VoidType(), [vec, vec.as_pointer(), i32, mask_t]),
-            f"llvm.masked.store.v{LANES}f32.p0")
+        vec_ptr = vec.as_pointer()
+        load, store = _masked_memory(builder, vec)
+        align = ir.Constant(ir.IntType(32), 4)
+        zero = ir.Constant(vec, None)
+        lanes = ir.Constant(ir.VectorType(idx, LANES), [ir.Constant(idx, i) for i in range(LANES)])
+        keep_mask = builder.icmp_signed("<", lanes, _splat_index(builder, keep_v))
+        full = builder.icmp_signed("==", keep_v, ir.Constant(idx, LANES))
+        src_base = builder.gep(context.make_array(signature.args[0])(context, builder, src_v).data,
+                               [s_off_v])
+        dst_base = builder.gep(context.make_array(signature.args[5])(context, builder, dst_v).data,
+                               [d_off_v])
+        with cgutils.for_range_slice(builder, ir.Constant(idx, 0), depth_v,
+                                     ir.Constant(idx, LANES)) as (p0, _):
+            count = builder.sub(depth_v, p0)  # p0 + lane < depth
+            in_depth = builder.icmp_signed("<", lanes, _splat_index(builder, count))
+            loaded = []
+            for i in range(LANES):  # masked-off rows past `rows` read nothing: zeros
+                row_on = builder.icmp_signed("<", ir.Constant(idx, i), rows_v)
+                mask = builder.select(row_on, in_depth, ir.Constant(in_depth.type, None))
+                ptr = builder.gep(src_base, [builder.add(builder.mul(ir.Constant(idx, i), ld_v), p0)])
+                loaded.append(builder.call(load, [builder.bitcast(ptr, vec_ptr), align, mask, zero]))
+            for q, column in enumerate(_transpose(builder, loaded)):
+                with builder.if_then(builder.icmp_signed("<", ir.Constant(idx, q), count)):
+                    ptr = builder.bitcast(
+                        builder.gep(dst_base, [builder.mul(builder.add(p0, ir.Constant(idx, q)),
+                                                           stride_v)]), vec_ptr)
+                    with builder.if_else(full) as (whole, part):
+                        with whole:
+                            builder.store(column, ptr, align=4)
+                        with part:
+                            builder.call(store, [column, ptr, align, keep_mask])
+        return context.get_dummy_value()
 
-        def data(pos, value):
-            return context.make_array(signature.args[pos])(context, builder, value).data
+    return sig, codegen
 
-        def splat(value):
-            return builder.shuffle_vector(
-                builder.insert_element(ir.Constant(ivec, ir.Undefined), value,
-                                       ir.Constant(idx, 0)),
-                ir.Constant(ivec, ir.Undefined), ir.Constant(ir.VectorType(i32, LANES), None))
 
-        base = builder.gep(data(0, src_v), [s_off_v])
-        out = builder.gep(data(4, dst_v), [d_off_v])
-        lanes = ir.Constant(ivec, [ir.Constant(idx, i) for i in range(LANES)])
-        ld_s = splat(ld_v)
-        count_s = splat(count_v)
-        width_s = splat(width_v)
-        base_s = splat(builder.ptrtoint(base, idx))
-        four = splat(ir.Constant(idx, 4))  # bytes per float32
-        with cgutils.for_range_slice(builder, ir.Constant(idx, 0), width_v,
-                                     ir.Constant(idx, LANES)) as (c0, _):
-            cols = builder.add(splat(c0), lanes)
-            mask = builder.icmp_signed("<", cols, count_s)
-            # masked-off lanes would address past the block: clamp them to column 0
-            # (llvmlite's gep takes no vector index: addresses as integers)
-            offsets = builder.mul(builder.select(mask, cols, ir.Constant(ivec, None)), ld_s)
-            ptrs = builder.inttoptr(builder.add(base_s, builder.mul(offsets, four)), pvec)
-            values = builder.call(gather, [ptrs, ir.Constant(i32, 4), mask, ir.Constant(vec, None)])
-            builder.call(store, [values, builder.bitcast(builder.gep(out, [c0]), vec.as_pointer()),
-                                 ir.Constant(i32, 4), builder.icmp_signed("<", cols, width_s)])
+@intrinsic
+def copy_rows(typingctx, src, s_off, ld, count, depth, dst, d_off, width):
+    """The GEMM's plain pack: dst.flat[d_off + p*width + c] = src.flat[s_off + p*ld + c] for
+    c < count and p < depth, zero for count <= c < width (width <= 2 * LANES), by (masked)
+    vector loads and stores. The caller guarantees every address is in bounds."""
+    sig = types.void(src, types.intp, types.intp, types.intp, types.intp, dst, types.intp,
+                     types.intp)
+
+    def codegen(context, builder, signature, args):
+        src_v, s_off_v, ld_v, count_v, depth_v, dst_v, d_off_v, width_v = args
+        f32 = ir.FloatType()
+        idx = ir.IntType(64)
+        vec = ir.VectorType(f32, LANES)
+        vec_ptr = vec.as_pointer()
+        load, store = _masked_memory(builder, vec)
+        align = ir.Constant(ir.IntType(32), 4)
+        zero = ir.Constant(vec, None)
+        src_base = builder.gep(context.make_array(signature.args[0])(context, builder, src_v).data,
+                               [s_off_v])
+        dst_base = builder.gep(context.make_array(signature.args[5])(context, builder, dst_v).data,
+                               [d_off_v])
+        parts = []  # per vector of a row: its load mask, store mask, and whether it is whole
+        for v in range(2):
+            lanes = ir.Constant(ir.VectorType(idx, LANES),
+                                [ir.Constant(idx, v * LANES + i) for i in range(LANES)])
+            parts.append((builder.icmp_signed("<", lanes, _splat_index(builder, count_v)),
+                          builder.icmp_signed("<", lanes, _splat_index(builder, width_v)),
+                          builder.icmp_signed(">=", width_v, ir.Constant(idx, (v + 1) * LANES)),
+                          builder.icmp_signed(">", width_v, ir.Constant(idx, v * LANES))))
+        with cgutils.for_range(builder, depth_v) as loop:
+            p = loop.index
+            s_row = builder.gep(src_base, [builder.mul(p, ld_v)])
+            d_row = builder.gep(dst_base, [builder.mul(p, width_v)])
+            for v, (in_count, in_width, whole_v, any_v) in enumerate(parts):
+                with builder.if_then(any_v):
+                    off = ir.Constant(idx, v * LANES)
+                    value = builder.call(load, [builder.bitcast(builder.gep(s_row, [off]), vec_ptr),
+                                                align, in_count, zero])
+                    ptr = builder.bitcast(builder.gep(d_row, [off]), vec_ptr)
+                    with builder.if_else(whole_v) as (whole, part):
+                        with whole:
+                            builder.store(value, ptr, align=4)
+                        with part:
+                            builder.call(store, [value, ptr, align, in_width])
         return context.get_dummy_value()
 
     return sig, codegen
