@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 
 from fastmlp import backends
-from fastmlp.backends.numba.gemm import KC
+from fastmlp.backends.numba.blocking import detected_caches, max_depth
 from fastmlp.backends.numba.simd import MR, NR
 
 pytestmark = pytest.mark.skipif(not backends.available_backends().get("numba"),
                                 reason="numba backend does not load")
 
 EPS32 = float(np.finfo(np.float32).eps)
+KC = max_depth(detected_caches(), MR)  # the deepest k slice on this machine
 
 
 @pytest.fixture

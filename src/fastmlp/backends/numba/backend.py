@@ -24,11 +24,12 @@ try:
 except ImportError as exc:  # pragma: no cover - numba is a declared dependency
     raise ImportError(f"numba is not importable ({exc}); install it with `pip install numba`") from exc
 
-from . import activations, batch_norm, dropout, gemm, losses, optimizers, step
+from . import activations, batch_norm, blocking, dropout, gemm, losses, optimizers, step
 
 _NO_BIAS = np.empty(0, np.float32)
 _NO_STATE = np.empty(0, np.float32)  # a momentum buffer that is not used
 
+_caches = blocking.detected_caches()  # (L1d, L2) bytes: the GEMM's blocking comes from them
 _flush = True  # the registry sets it from fastmlp.get_flush_denormals() when it loads us
 
 
@@ -68,13 +69,13 @@ class NumbaBackend(Backend):
     def _gemm(self, a, b, out, trans_a, trans_b, alpha, beta):
         gemm.gemm_epilogue(a, b, trans_a, trans_b, alpha, beta, out, _NO_BIAS,
                            activations.IDENTITY, out, False, _flush,
-                           numba.get_num_threads())
+                           numba.get_num_threads(), _caches)
 
     def _dense_forward(self, x, w, b, out, activation, pre):
         # x @ w.T lands in pre (or out); bias and activation follow per block, in cache
         dst = out if pre is None else pre
         gemm.gemm_epilogue(x, w, False, True, 1.0, 0.0, dst, b, activations.CODES[activation],
-                           out, pre is not None, _flush, numba.get_num_threads())
+                           out, pre is not None, _flush, numba.get_num_threads(), _caches)
 
     def _activation_backward(self, activation, grad, out_act, pre, out):
         ref = out_act if out_act is not None else pre
@@ -152,7 +153,7 @@ class NumbaBackend(Backend):
         loss, bad_row = step.forward_backward(
             x, labels, _same_type(state.weights), _same_type(state.biases),
             tuple(state.weight_grads), tuple(state.bias_grads), tuple(acts), tuple(grads),
-            activations.CODES[state.activation], _flush, numba.get_num_threads())
+            activations.CODES[state.activation], _flush, numba.get_num_threads(), _caches)
         _raise_if_bad_label(bad_row)
         return loss
 

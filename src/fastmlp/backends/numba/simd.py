@@ -32,24 +32,32 @@ VECTOR_ACTIVATIONS = (IDENTITY, RELU, LEAKY_RELU)  # the activations the write-b
 
 
 @intrinsic
-def microkernel(typingctx, up, u_off, vp, v_off, kc, c, c_off, ldc, rows, cols, alpha, beta,
-                bias_on, bias, o, o_act):
+def microkernel(typingctx, up, u_off, u_ld, vp, v_off, v_ld, kc, c, c_off, ldc, rows, cols,
+                alpha, beta, bias_on, bias, bias_off, o, o_act):
     """One MR x NR tile of C = alpha * U @ V + beta * C (+ bias), act(C) into o.
 
-    U[r, p] = up.flat[u_off + p*MR + r] and V[p, j] = vp.flat[v_off + p*NR + j] are packed
-    panels (zero past the matrix edge), p < kc. The tile is C[r, j] = c.flat[c_off + r*ldc + j]
-    for r < rows, j < cols (nothing else of c is touched); with beta == 0, c is not read.
-    bias_on adds bias.flat[j] (bias already offset by the caller to the tile's columns).
+    up, vp, c, bias and o are addresses of float32 arrays (_floats); x[i] is the i-th float
+    from address x. U is a packed panel, U[r, p] = up[u_off + p*MR + r] (zero past the
+    matrix edge), when u_ld == 0; else rows of a row-major matrix read in place, U[r, p] =
+    up[u_off + r*u_ld + p] for r < rows (small products skip packing it).
+    V[p, j] = vp[v_off + p*v_ld + j] for j < cols: a packed panel (v_ld = NR) or rows
+    of a row-major matrix read in place; lanes from cols on are not read. p < kc.
+    The tile is C[r, j] = c[c_off + r*ldc + j] for r < rows, j < cols (nothing else of
+    c is touched); with beta == 0, c is not read. A tile of at most LANES columns runs one
+    vector per row (half the multiply-adds of a full tile, for the thin products).
+    bias_on adds bias[bias_off + j].
     o_act in VECTOR_ACTIVATIONS also writes act(C) to o (same layout as c, may be c);
-    NO_OUT writes nothing to o. The caller guarantees every address is in bounds.
+    NO_OUT writes nothing to o. Every sum is the same sequence of fused multiply-adds
+    whichever variant runs. The caller guarantees every address is in bounds.
     """
-    sig = types.void(up, types.intp, vp, types.intp, types.intp, c, types.intp, types.intp,
-                     types.intp, types.intp, types.float32, types.float32, types.boolean, bias,
-                     o, types.intp)
+    sig = types.void(types.uintp, types.intp, types.intp, types.uintp, types.intp, types.intp,
+                     types.intp, types.uintp, types.intp, types.intp, types.intp, types.intp,
+                     types.float32, types.float32, types.boolean, types.uintp, types.intp,
+                     types.uintp, types.intp)
 
     def codegen(context, builder, signature, args):
-        (up_v, u_off_v, vp_v, v_off_v, kc_v, c_v, c_off_v, ldc_v, rows_v, cols_v, alpha_v,
-         beta_v, bias_on_v, bias_v, o_v, o_act_v) = args
+        (up_v, u_off_v, u_ld_v, vp_v, v_off_v, v_ld_v, kc_v, c_v, c_off_v, ldc_v, rows_v,
+         cols_v, alpha_v, beta_v, bias_on_v, bias_v, bias_off_v, o_v, o_act_v) = args
         f32 = ir.FloatType()
         i32 = ir.IntType(32)
         idx = ir.IntType(64)
@@ -57,9 +65,6 @@ def microkernel(typingctx, up, u_off, vp, v_off, kc, c, c_off, ldc, rows, cols, 
         mask_t = ir.VectorType(ir.IntType(1), LANES)
         vec_ptr = vec.as_pointer()
         nv = NR // LANES
-
-        def data(pos, value):
-            return context.make_array(signature.args[pos])(context, builder, value).data
 
         def const(v):
             return ir.Constant(idx, v)
@@ -72,25 +77,7 @@ def microkernel(typingctx, up, u_off, vp, v_off, kc, c, c_off, ldc, rows, cols, 
         def vptr(base, offset):
             return builder.bitcast(builder.gep(base, [offset]), vec_ptr)
 
-        u_base = builder.gep(data(0, up_v), [u_off_v])
-        v_base = builder.gep(data(2, vp_v), [v_off_v])
-        # entry-block allocas: LLVM promotes them to registers (mem2reg)
-        acc = [[cgutils.alloca_once_value(builder, ir.Constant(vec, None)) for _ in range(nv)]
-               for _ in range(MR)]
-        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec] * 3),
-                                             f"llvm.fma.v{LANES}f32")
-        with cgutils.for_range(builder, kc_v) as loop:
-            p = loop.index
-            u_col = builder.gep(u_base, [builder.mul(p, const(MR))])
-            v_row = builder.gep(v_base, [builder.mul(p, const(NR))])
-            v_vecs = [builder.load(vptr(v_row, const(v * LANES)), align=4) for v in range(nv)]
-            for r in range(MR):
-                s = splat(builder.load(builder.gep(u_col, [const(r)])))
-                for v in range(nv):
-                    builder.store(builder.call(fma, [s, v_vecs[v], builder.load(acc[r][v])]),
-                                  acc[r][v])
-
-        # -- write-back: the column masks are the same for every row of the tile
+        # the column masks: for the loads of V, and the same for every row's write-back
         ivec = ir.VectorType(idx, LANES)
         cols_splat = builder.shuffle_vector(
             builder.insert_element(ir.Constant(ivec, ir.Undefined), cols_v, const(0)),
@@ -106,48 +93,113 @@ def microkernel(typingctx, up, u_off, vp, v_off, kc, c, c_off, ldc, rows, cols, 
             f"llvm.masked.store.v{LANES}f32.p0")
         align = ir.Constant(i32, 4)
         zero = ir.Constant(vec, None)
+
+        u_base = builder.gep(_floats(builder, up_v), [u_off_v])
+        v_base = builder.gep(_floats(builder, vp_v), [v_off_v])
+        # rows of U read in place: rows past `rows` read the last one (not written back)
+        last_row = builder.sub(rows_v, const(1))
+        row_base = []
+        for r in range(MR):
+            clamped = builder.select(builder.icmp_signed("<", const(r), rows_v), const(r),
+                                     last_row)
+            row_base.append(builder.gep(u_base, [builder.mul(clamped, u_ld_v)]))
+        # entry-block allocas: LLVM promotes them to registers (mem2reg)
+        acc = [[cgutils.alloca_once_value(builder, ir.Constant(vec, None)) for _ in range(nv)]
+               for _ in range(MR)]
+        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec] * 3),
+                                             f"llvm.fma.v{LANES}f32")
+
+        def k_loop(in_place, vectors):
+            with cgutils.for_range(builder, kc_v) as loop:
+                p = loop.index
+                v_row = builder.gep(v_base, [builder.mul(p, v_ld_v)])
+                v_vecs = [builder.call(mload, [vptr(v_row, const(v * LANES)), align, masks[v],
+                                               zero]) for v in range(vectors)]
+                u_col = None if in_place else builder.gep(u_base, [builder.mul(p, const(MR))])
+                for r in range(MR):
+                    u = (builder.gep(row_base[r], [p]) if in_place
+                         else builder.gep(u_col, [const(r)]))
+                    s = splat(builder.load(u))
+                    for v in range(vectors):
+                        builder.store(builder.call(fma, [s, v_vecs[v], builder.load(acc[r][v])]),
+                                      acc[r][v])
+
+        packed = builder.icmp_signed("==", u_ld_v, const(0))
+        wide = builder.icmp_signed(">", cols_v, const(LANES))
+        with builder.if_else(packed) as (from_panel, from_rows):
+            for in_place, branch in ((False, from_panel), (True, from_rows)):
+                with branch:
+                    with builder.if_else(wide) as (full_width, one_vector):
+                        with full_width:
+                            k_loop(in_place, nv)
+                        with one_vector:
+                            k_loop(in_place, 1)
+
+        # -- write-back. The plain product (beta == 0, no bias, nothing to o: the gradient
+        # GEMMs) has a path of its own: for thin-k products the write-back costs as much as
+        # the multiply-adds, and per-vector tests of beta, bias and o_act would double it.
         alpha_s, beta_s = splat(alpha_v), splat(beta_v)
         beta_nz = builder.fcmp_unordered("!=", beta_v, ir.Constant(f32, 0.0))
-        c_base = builder.gep(data(5, c_v), [c_off_v])
-        o_base = builder.gep(data(14, o_v), [c_off_v])
-        b_base = data(13, bias_v)
-        bias_vecs = []
-        for v in range(nv):  # loaded only when bias_on (the bias may be empty otherwise)
-            slot = cgutils.alloca_once_value(builder, zero)
-            with builder.if_then(bias_on_v):
-                builder.store(builder.call(mload, [vptr(b_base, const(v * LANES)), align,
-                                                   masks[v], zero]), slot)
-            bias_vecs.append(builder.load(slot))
-        slope = splat(ir.Constant(f32, float(SLOPE)))
-        one = splat(ir.Constant(f32, 1.0))
-        for r in range(MR):
-            with builder.if_then(builder.icmp_signed("<", const(r), rows_v)):
-                row_off = builder.mul(const(r), ldc_v)
-                for v in range(nv):
-                    off = builder.add(row_off, const(v * LANES))
-                    cp = vptr(c_base, off)
-                    z = cgutils.alloca_once_value(builder, builder.fmul(alpha_s,
-                                                                        builder.load(acc[r][v])))
-                    with builder.if_then(beta_nz):
-                        old = builder.call(mload, [cp, align, masks[v], zero])
-                        builder.store(builder.fadd(builder.load(z), builder.fmul(beta_s, old)), z)
-                    with builder.if_then(bias_on_v):
-                        builder.store(builder.fadd(builder.load(z), bias_vecs[v]), z)
-                    zv = builder.load(z)
-                    builder.call(mstore, [zv, cp, align, masks[v]])
-                    # act(z) to o, rounding like activations.activate
-                    relu = builder.select(builder.fcmp_ordered("<", zv, zero), zero, zv)
-                    leaky = builder.fmul(zv, builder.select(builder.fcmp_ordered(">", zv, zero),
-                                                            one, slope))
-                    act = builder.select(
-                        builder.icmp_signed("==", o_act_v, const(RELU)), relu,
-                        builder.select(builder.icmp_signed("==", o_act_v, const(LEAKY_RELU)),
-                                       leaky, zv))
-                    with builder.if_then(builder.icmp_signed("!=", o_act_v, const(NO_OUT))):
-                        builder.call(mstore, [act, vptr(o_base, off), align, masks[v]])
+        o_on = builder.icmp_signed("!=", o_act_v, const(NO_OUT))
+        c_base = builder.gep(_floats(builder, c_v), [c_off_v])
+        o_base = builder.gep(_floats(builder, o_v), [c_off_v])
+        b_base = builder.gep(_floats(builder, bias_v), [bias_off_v])
+        plain = builder.not_(builder.or_(builder.or_(beta_nz, bias_on_v), o_on))
+
+        def row_on(r):
+            return builder.icmp_signed("<", const(r), rows_v)
+
+        def vector_mask(mask, flag):  # mask where the scalar flag holds, else all false
+            return builder.select(flag, mask, ir.Constant(mask_t, None))
+
+        with builder.if_else(plain) as (plain_tile, epilogue_tile):
+            with plain_tile:
+                for r in range(MR):
+                    with builder.if_then(row_on(r)):
+                        row_off = builder.mul(const(r), ldc_v)
+                        for v in range(nv):
+                            cp = vptr(c_base, builder.add(row_off, const(v * LANES)))
+                            builder.call(mstore, [builder.fmul(alpha_s, builder.load(acc[r][v])),
+                                                  cp, align, masks[v]])
+            with epilogue_tile:
+                # the bias is loaded only when bias_on (it may be empty otherwise)
+                bias_vecs = [builder.call(mload, [vptr(b_base, const(v * LANES)), align,
+                                                  vector_mask(masks[v], bias_on_v), zero])
+                             for v in range(nv)]
+                old_masks = [vector_mask(masks[v], beta_nz) for v in range(nv)]  # c unread
+                o_masks = [vector_mask(masks[v], o_on) for v in range(nv)]
+                slope = splat(ir.Constant(f32, float(SLOPE)))
+                one = splat(ir.Constant(f32, 1.0))
+                is_relu = builder.icmp_signed("==", o_act_v, const(RELU))
+                is_leaky = builder.icmp_signed("==", o_act_v, const(LEAKY_RELU))
+                for r in range(MR):
+                    with builder.if_then(row_on(r)):
+                        row_off = builder.mul(const(r), ldc_v)
+                        for v in range(nv):
+                            off = builder.add(row_off, const(v * LANES))
+                            cp = vptr(c_base, off)
+                            z = builder.fmul(alpha_s, builder.load(acc[r][v]))
+                            old = builder.call(mload, [cp, align, old_masks[v], zero])
+                            z = builder.select(beta_nz, builder.fadd(z, builder.fmul(beta_s, old)), z)
+                            z = builder.select(bias_on_v, builder.fadd(z, bias_vecs[v]), z)
+                            builder.call(mstore, [z, cp, align, masks[v]])
+                            # act(z) to o, rounding like activations.activate
+                            relu = builder.select(builder.fcmp_ordered("<", z, zero), zero, z)
+                            leaky = builder.fmul(z, builder.select(
+                                builder.fcmp_ordered(">", z, zero), one, slope))
+                            act = builder.select(is_relu, relu,
+                                                 builder.select(is_leaky, leaky, z))
+                            builder.call(mstore, [act, vptr(o_base, off), align, o_masks[v]])
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+def _floats(builder, address):
+    """The float32 pointer at an address. The kernels take addresses (array.ctypes.data),
+    not arrays: numba brackets every call that takes an array with two atomic reference-
+    count updates, which cost more than a thin tile's arithmetic."""
+    return builder.inttoptr(address, ir.FloatType().as_pointer())
 
 
 def _masked_memory(builder, vec):
@@ -196,14 +248,15 @@ def _transpose(builder, rows):
 
 @intrinsic
 def transpose_rows(typingctx, src, s_off, ld, rows, depth, dst, d_off, stride, keep):
-    """The GEMM's transposing pack: dst.flat[d_off + p*stride + i] = src.flat[s_off + i*ld
-    + p] for i < rows (<= LANES) and p < depth; lanes rows <= i < keep are written as zero,
-    lanes from keep on are not written. LANES x LANES blocks are read as contiguous row
+    """The GEMM's transposing pack: dst[d_off + p*stride + i] = src[s_off + i*ld + p]
+    (float32 addresses, see microkernel) for i < rows (<= LANES) and p < depth; lanes
+    rows <= i < keep are written as zero, lanes from keep on are not written.
+    LANES x LANES blocks are read as contiguous row
     pieces and transposed in registers: reading src a column at a time (a gather) costs
     several times more, and with ld a multiple of 1024 floats every row of a column falls
     in the same L1 set. The caller guarantees every address is in bounds."""
-    sig = types.void(src, types.intp, types.intp, types.intp, types.intp, dst, types.intp,
-                     types.intp, types.intp)
+    sig = types.void(types.uintp, types.intp, types.intp, types.intp, types.intp, types.uintp,
+                     types.intp, types.intp, types.intp)
 
     def codegen(context, builder, signature, args):
         src_v, s_off_v, ld_v, rows_v, depth_v, dst_v, d_off_v, stride_v, keep_v = args
@@ -217,10 +270,8 @@ def transpose_rows(typingctx, src, s_off, ld, rows, depth, dst, d_off, stride, k
         lanes = ir.Constant(ir.VectorType(idx, LANES), [ir.Constant(idx, i) for i in range(LANES)])
         keep_mask = builder.icmp_signed("<", lanes, _splat_index(builder, keep_v))
         full = builder.icmp_signed("==", keep_v, ir.Constant(idx, LANES))
-        src_base = builder.gep(context.make_array(signature.args[0])(context, builder, src_v).data,
-                               [s_off_v])
-        dst_base = builder.gep(context.make_array(signature.args[5])(context, builder, dst_v).data,
-                               [d_off_v])
+        src_base = builder.gep(_floats(builder, src_v), [s_off_v])
+        dst_base = builder.gep(_floats(builder, dst_v), [d_off_v])
         with cgutils.for_range_slice(builder, ir.Constant(idx, 0), depth_v,
                                      ir.Constant(idx, LANES)) as (p0, _):
             count = builder.sub(depth_v, p0)  # p0 + lane < depth
@@ -248,11 +299,11 @@ def transpose_rows(typingctx, src, s_off, ld, rows, depth, dst, d_off, stride, k
 
 @intrinsic
 def copy_rows(typingctx, src, s_off, ld, count, depth, dst, d_off, width):
-    """The GEMM's plain pack: dst.flat[d_off + p*width + c] = src.flat[s_off + p*ld + c] for
-    c < count and p < depth, zero for count <= c < width (width <= 2 * LANES), by (masked)
-    vector loads and stores. The caller guarantees every address is in bounds."""
-    sig = types.void(src, types.intp, types.intp, types.intp, types.intp, dst, types.intp,
-                     types.intp)
+    """The GEMM's plain pack: dst[d_off + p*width + c] = src[s_off + p*ld + c] (float32
+    addresses, see microkernel) for c < count and p < depth, zero for count <= c < width
+    (width <= 2 * LANES), by (masked) vector loads and stores. The caller guarantees every address is in bounds."""
+    sig = types.void(types.uintp, types.intp, types.intp, types.intp, types.intp, types.uintp,
+                     types.intp, types.intp)
 
     def codegen(context, builder, signature, args):
         src_v, s_off_v, ld_v, count_v, depth_v, dst_v, d_off_v, width_v = args
@@ -263,10 +314,8 @@ def copy_rows(typingctx, src, s_off, ld, count, depth, dst, d_off, width):
         load, store = _masked_memory(builder, vec)
         align = ir.Constant(ir.IntType(32), 4)
         zero = ir.Constant(vec, None)
-        src_base = builder.gep(context.make_array(signature.args[0])(context, builder, src_v).data,
-                               [s_off_v])
-        dst_base = builder.gep(context.make_array(signature.args[5])(context, builder, dst_v).data,
-                               [d_off_v])
+        src_base = builder.gep(_floats(builder, src_v), [s_off_v])
+        dst_base = builder.gep(_floats(builder, dst_v), [d_off_v])
         parts = []  # per vector of a row: its load mask, store mask, and whether it is whole
         for v in range(2):
             lanes = ir.Constant(ir.VectorType(idx, LANES),

@@ -23,7 +23,7 @@ _YES = np.bool_(True)
 
 @njit(**JIT)
 def forward_backward(x, labels, weights, biases, weight_grads, bias_grads, acts, grads, act,
-                     flush, threads):
+                     flush, threads, caches):
     """Fills weight_grads and bias_grads; returns (the mean softmax cross-entropy loss, -1),
     or (nan, row) without the backward pass when row's label was out of range when read."""
     last = len(weights) - 1
@@ -32,7 +32,7 @@ def forward_backward(x, labels, weights, biases, weight_grads, bias_grads, acts,
         inp = x if i == 0 else acts[i - 1]
         code = identity if i == last else act
         gemm_epilogue(inp, weights[i], no, yes, 1.0, 0.0, acts[i], biases[i], code, acts[i],
-                      no, flush, threads)
+                      no, flush, threads, caches)
     row_loss = np.empty(x.shape[0], np.float64)
     loss, bad_row = softmax_cross_entropy(acts[last], labels, grads[last], row_loss, flush)
     if bad_row >= 0:
@@ -41,11 +41,11 @@ def forward_backward(x, labels, weights, biases, weight_grads, bias_grads, acts,
     for i in range(last, -1, -1):
         inp = x if i == 0 else acts[i - 1]
         gemm_epilogue(grads[i], inp, yes, no, 1.0, 0.0, weight_grads[i], no_bias, identity,
-                      weight_grads[i], no, flush, threads)
+                      weight_grads[i], no, flush, threads, caches)
         bias_grad(grads[i], bias_grads[i], flush)
         if i > 0:
             gemm_epilogue(grads[i], weights[i], no, no, 1.0, 0.0, grads[i - 1], no_bias,
-                          identity, grads[i - 1], no, flush, threads)
+                          identity, grads[i - 1], no, flush, threads, caches)
             g = grads[i - 1].reshape(-1)
             activation_backward(g, acts[i - 1].reshape(-1), g, act, flush)
     return loss, bad_row
