@@ -28,6 +28,7 @@ from . import activations, batch_norm, blocking, dropout, gemm, losses, optimize
 
 _NO_BIAS = np.empty(0, np.float32)
 _NO_STATE = np.empty(0, np.float32)  # a momentum buffer that is not used
+_NO_COUNT = np.empty(0, np.int64)     # adam_train_steps without per-step correct counts
 
 _caches = blocking.detected_caches()  # (L1d, L2) bytes: the GEMM's blocking comes from them
 _flush = True  # the registry sets it from fastmlp.get_flush_denormals() when it loads us
@@ -156,6 +157,19 @@ class NumbaBackend(Backend):
             activations.CODES[state.activation], _flush, numba.get_num_threads(), _caches)
         _raise_if_bad_label(bad_row)
         return loss
+
+    def _adam_train_steps(self, x, labels, order, start, steps, state, lr, beta1, beta2, eps,
+                          t0, weight_decay, losses, correct):
+        fault = step.adam_train_steps(
+            x, labels, order, start, steps, state.xb, state.yb, _same_type(state.weights),
+            _same_type(state.biases), tuple(state.weight_grads), tuple(state.bias_grads),
+            tuple(state.acts), tuple(state.grads), activations.CODES[state.activation],
+            state.params, state.param_grads, state.m, state.v, lr, beta1, beta2, eps, t0,
+            weight_decay, losses, _NO_COUNT if correct is None else correct, _flush,
+            numba.get_num_threads(), _caches)
+        if fault == step.ORDER_CHANGED:
+            raise indices_changed("order")
+        _raise_if_bad_label(fault)
 
     @staticmethod
     def set_num_threads(n):
