@@ -138,6 +138,8 @@ def microkernel(typingctx, up, u_off, u_ld, vp, v_off, v_ld, kc, c, c_off, ldc, 
         # -- write-back. The plain product (beta == 0, no bias, nothing to o: the gradient
         # GEMMs) has a path of its own: for thin-k products the write-back costs as much as
         # the multiply-adds, and per-vector tests of beta, bias and o_act would double it.
+        # Whole tiles store whole vectors: AMD cores run AVX2 masked stores (VMASKMOVPS) as
+        # slow microcode.
         alpha_s, beta_s = splat(alpha_v), splat(beta_v)
         beta_nz = builder.fcmp_unordered("!=", beta_v, ir.Constant(f32, 0.0))
         o_on = builder.icmp_signed("!=", o_act_v, const(NO_OUT))
@@ -152,44 +154,60 @@ def microkernel(typingctx, up, u_off, u_ld, vp, v_off, v_ld, kc, c, c_off, ldc, 
         def vector_mask(mask, flag):  # mask where the scalar flag holds, else all false
             return builder.select(flag, mask, ir.Constant(mask_t, None))
 
-        with builder.if_else(plain) as (plain_tile, epilogue_tile):
-            with plain_tile:
-                for r in range(MR):
-                    with builder.if_then(row_on(r)):
-                        row_off = builder.mul(const(r), ldc_v)
-                        for v in range(nv):
-                            cp = vptr(c_base, builder.add(row_off, const(v * LANES)))
-                            builder.call(mstore, [builder.fmul(alpha_s, builder.load(acc[r][v])),
-                                                  cp, align, masks[v]])
-            with epilogue_tile:
-                # the bias is loaded only when bias_on (it may be empty otherwise)
-                bias_vecs = [builder.call(mload, [vptr(b_base, const(v * LANES)), align,
-                                                  vector_mask(masks[v], bias_on_v), zero])
-                             for v in range(nv)]
-                old_masks = [vector_mask(masks[v], beta_nz) for v in range(nv)]  # c unread
-                o_masks = [vector_mask(masks[v], o_on) for v in range(nv)]
-                slope = splat(ir.Constant(f32, float(SLOPE)))
-                one = splat(ir.Constant(f32, 1.0))
-                is_relu = builder.icmp_signed("==", o_act_v, const(RELU))
-                is_leaky = builder.icmp_signed("==", o_act_v, const(LEAKY_RELU))
-                for r in range(MR):
-                    with builder.if_then(row_on(r)):
-                        row_off = builder.mul(const(r), ldc_v)
-                        for v in range(nv):
-                            off = builder.add(row_off, const(v * LANES))
-                            cp = vptr(c_base, off)
-                            z = builder.fmul(alpha_s, builder.load(acc[r][v]))
-                            old = builder.call(mload, [cp, align, old_masks[v], zero])
-                            z = builder.select(beta_nz, builder.fadd(z, builder.fmul(beta_s, old)), z)
-                            z = builder.select(bias_on_v, builder.fadd(z, bias_vecs[v]), z)
-                            builder.call(mstore, [z, cp, align, masks[v]])
-                            # act(z) to o, rounding like activations.activate
-                            relu = builder.select(builder.fcmp_ordered("<", z, zero), zero, z)
-                            leaky = builder.fmul(z, builder.select(
-                                builder.fcmp_ordered(">", z, zero), one, slope))
-                            act = builder.select(is_relu, relu,
-                                                 builder.select(is_leaky, leaky, z))
-                            builder.call(mstore, [act, vptr(o_base, off), align, o_masks[v]])
+        def write_back(whole):
+            def put(value, ptr, v, flag=None):  # stores vector v of a row (when flag holds)
+                if not whole:
+                    mask = masks[v] if flag is None else vector_mask(masks[v], flag)
+                    builder.call(mstore, [value, ptr, align, mask])
+                elif flag is None:
+                    builder.store(value, ptr, align=4)
+                else:
+                    with builder.if_then(flag):
+                        builder.store(value, ptr, align=4)
+
+            with builder.if_else(plain) as (plain_tile, epilogue_tile):
+                with plain_tile:
+                    for r in range(MR):
+                        with builder.if_then(row_on(r)):
+                            row_off = builder.mul(const(r), ldc_v)
+                            for v in range(nv):
+                                cp = vptr(c_base, builder.add(row_off, const(v * LANES)))
+                                put(builder.fmul(alpha_s, builder.load(acc[r][v])), cp, v)
+                with epilogue_tile:
+                    # the bias is loaded only when bias_on (it may be empty otherwise)
+                    bias_vecs = [builder.call(mload, [vptr(b_base, const(v * LANES)), align,
+                                                      vector_mask(masks[v], bias_on_v), zero])
+                                 for v in range(nv)]
+                    old_masks = [vector_mask(masks[v], beta_nz) for v in range(nv)]  # c unread
+                    slope = splat(ir.Constant(f32, float(SLOPE)))
+                    one = splat(ir.Constant(f32, 1.0))
+                    is_relu = builder.icmp_signed("==", o_act_v, const(RELU))
+                    is_leaky = builder.icmp_signed("==", o_act_v, const(LEAKY_RELU))
+                    for r in range(MR):
+                        with builder.if_then(row_on(r)):
+                            row_off = builder.mul(const(r), ldc_v)
+                            for v in range(nv):
+                                off = builder.add(row_off, const(v * LANES))
+                                cp = vptr(c_base, off)
+                                z = builder.fmul(alpha_s, builder.load(acc[r][v]))
+                                old = builder.call(mload, [cp, align, old_masks[v], zero])
+                                z = builder.select(beta_nz,
+                                                   builder.fadd(z, builder.fmul(beta_s, old)), z)
+                                z = builder.select(bias_on_v, builder.fadd(z, bias_vecs[v]), z)
+                                put(z, cp, v)
+                                # act(z) to o, rounding like activations.activate
+                                relu = builder.select(builder.fcmp_ordered("<", z, zero), zero, z)
+                                leaky = builder.fmul(z, builder.select(
+                                    builder.fcmp_ordered(">", z, zero), one, slope))
+                                act = builder.select(is_relu, relu,
+                                                     builder.select(is_leaky, leaky, z))
+                                put(act, vptr(o_base, off), v, o_on)
+
+        with builder.if_else(builder.icmp_signed("==", cols_v, const(NR))) as (whole, edge):
+            with whole:
+                write_back(True)
+            with edge:
+                write_back(False)
         return context.get_dummy_value()
 
     return sig, codegen
