@@ -68,6 +68,26 @@ BLOCKING_SHAPES = [(1, 300, 70), (13, 40, 100), (150, 77, 5), (129, 130, 129), (
                    (300, 45, 64)]
 
 
+@pytest.mark.parametrize("cpu", list(CACHES))
+@pytest.mark.parametrize("depth", [0, 1, 64, 130])  # 0: full-depth slices
+def test_blocking_is_the_cpp_rule(cpu, depth):
+    """numba's blocking (blocking.py) follows the cpp backend's rule (csrc/gemm/blocking.h,
+    whose properties test_gemm_blocking.py checks) for any caches and slice depth."""
+    from fastmlp.backends.numba import blocking
+    _cpp = pytest.importorskip("fastmlp._cpp")
+    l1, l2 = CACHES[cpu]
+    want = _cpp.derive_gemm_blocking(l1, l2, 0, MR, NR, 4, 1, depth)
+    kc = blocking.max_depth((l1, l2), MR)
+    mc, nc = blocking.block_sizes((l1, l2), MR, NR, min(depth, kc) if depth else kc)
+    assert (kc, mc, nc) == (want["kc"], want["mc"], want["nc"])
+    assert blocking.in_place_b_bytes((l1, l2)) == want["in_place_b_bytes"]
+    assert blocking.macs_per_thread((l1, l2)) == want["macs_per_thread"]
+    for k in (1, 31, kc, kc + 1, 3 * kc + 5):  # equal slices of at most kc, as cpp cuts k
+        depth_k = blocking.slice_depth(k, (l1, l2), MR)
+        slices = -(-k // depth_k)
+        assert depth_k <= kc and slices == -(-k // kc) and (slices - 1) * depth_k < k
+
+
 @pytest.fixture(params=list(CACHES), ids=list(CACHES))
 def caches(request, monkeypatch):
     """The numba backend blocking for the caches of CACHES[param]."""

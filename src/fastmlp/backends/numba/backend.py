@@ -24,7 +24,7 @@ try:
 except ImportError as exc:  # pragma: no cover - numba is a declared dependency
     raise ImportError(f"numba is not importable ({exc}); install it with `pip install numba`") from exc
 
-from . import activations, batch_norm, blocking, dropout, gemm, losses, optimizers, step
+from . import activations, batch_norm, blocking, dropout, gemm, losses, optimizers, simd, step
 
 _NO_BIAS = np.empty(0, np.float32)
 _NO_STATE = np.empty(0, np.float32)  # a momentum buffer that is not used
@@ -178,3 +178,6 @@ class NumbaBackend(Backend):
     def details(self):
         return (f"numba {numba.__version__}, threads={numba.get_num_threads()}, "
                 f"flush_denormals={_flush}, matmul={self.matmul_precision}")
+
+    def detail_lines(self):
+        return blocking.describe(_caches, simd.MR, simd.NR)

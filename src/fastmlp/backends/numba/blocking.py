@@ -28,10 +28,22 @@ _KC_UNIT = 32                                 # kc in whole cache lines of a pac
 
 
 def detected_caches():
-    """(L1d bytes, L2 bytes) of this CPU, defaults for what it does not report: the
-    `caches` argument of the GEMM kernels."""
+    """(L1d bytes, L2 bytes) of this CPU, 0 for a size it does not report (the rule then
+    uses the defaults): the `caches` argument of the GEMM kernels."""
     sizes = cache_sizes()
-    return (int(sizes.get("L1d") or DEFAULT_L1D), int(sizes.get("L2") or DEFAULT_L2))
+    return (int(sizes.get("L1d", 0)), int(sizes.get("L2", 0)))
+
+
+def describe(caches, mr, nr):
+    """The caches and the blocking they give, as lines for `fastmlp backends`."""
+    def kib(n):
+        return f"{n >> 10} KiB" if n > 0 else "unknown (default used)"
+    kc = max_depth(caches, mr)
+    mc, nc = block_sizes(caches, mr, nr, kc)
+    return [f"gemm caches (sysfs): L1d {kib(caches[0])}, L2 {kib(caches[1])}",
+            f"gemm blocking (float32): tile {mr}x{nr}, mc={mc} kc={kc} nc={nc}, row-major B "
+            f"read in place up to {in_place_b_bytes(caches) >> 10} KiB, >= "
+            f"{macs_per_thread(caches)} multiply-adds per thread"]
 
 
 @njit(**JIT)

@@ -138,8 +138,8 @@ def microkernel(typingctx, up, u_off, u_ld, vp, v_off, v_ld, kc, c, c_off, ldc, 
         # -- write-back. The plain product (beta == 0, no bias, nothing to o: the gradient
         # GEMMs) has a path of its own: for thin-k products the write-back costs as much as
         # the multiply-adds, and per-vector tests of beta, bias and o_act would double it.
-        # Whole tiles store whole vectors: AMD cores run AVX2 masked stores (VMASKMOVPS) as
-        # slow microcode.
+        # With AVX2, whole tiles store whole vectors: AMD cores run its masked stores
+        # (VMASKMOVPS) as slow microcode.
         alpha_s, beta_s = splat(alpha_v), splat(beta_v)
         beta_nz = builder.fcmp_unordered("!=", beta_v, ir.Constant(f32, 0.0))
         o_on = builder.icmp_signed("!=", o_act_v, const(NO_OUT))
@@ -203,11 +203,14 @@ def microkernel(typingctx, up, u_off, u_ld, vp, v_off, v_ld, kc, c, c_off, ldc, 
                                                      builder.select(is_leaky, leaky, z))
                                 put(act, vptr(o_base, off), v, o_on)
 
-        with builder.if_else(builder.icmp_signed("==", cols_v, const(NR))) as (whole, edge):
-            with whole:
-                write_back(True)
-            with edge:
-                write_back(False)
+        if LANES == 16:  # AVX-512 stores under a mask register at full speed
+            write_back(False)
+        else:
+            with builder.if_else(builder.icmp_signed("==", cols_v, const(NR))) as (whole, edge):
+                with whole:
+                    write_back(True)
+                with edge:
+                    write_back(False)
         return context.get_dummy_value()
 
     return sig, codegen
