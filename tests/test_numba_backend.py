@@ -181,11 +181,17 @@ def test_every_kernel_is_native(numba_backend):
         "rmsprop_step", "adamw_step"}
 
 
-@pytest.mark.parametrize("activation", ["relu", "tanh"])
-def test_native_step_runs_the_same_kernels_as_the_composed_one(numba_backend, activation):
-    """The one-call forward_backward gives the bits of the kernel-by-kernel sequence."""
+@pytest.mark.parametrize("cache_name", ["zen5", "tiny"])  # tiny: k in several slices
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "sigmoid", "tanh"])
+def test_native_step_runs_the_same_kernels_as_the_composed_one(numba_backend, activation,
+                                                               cache_name, monkeypatch):
+    """The one-call forward_backward gives the bits of the kernel-by-kernel sequence (its
+    input-gradient GEMMs apply the activation derivative in their write-back, rounded as
+    activation_backward does)."""
     from fastmlp.backends import NetworkState
+    from fastmlp.backends.numba import backend as numba_module
     from fastmlp.backends.numpy import NumpyKernels
+    monkeypatch.setattr(numba_module, "_caches", CACHES[cache_name])
     rng = np.random.default_rng(3)
     sizes, n = [67, 45, 29, 10], 37
     layers = list(zip(sizes[:-1], sizes[1:]))

@@ -69,14 +69,15 @@ class NumbaBackend(Backend):
 
     def _gemm(self, a, b, out, trans_a, trans_b, alpha, beta):
         gemm.gemm_epilogue(a, b, trans_a, trans_b, alpha, beta, out, _NO_BIAS,
-                           activations.IDENTITY, out, False, _flush,
+                           activations.IDENTITY, out, False, activations.IDENTITY, out, _flush,
                            numba.get_num_threads(), _caches)
 
     def _dense_forward(self, x, w, b, out, activation, pre):
         # x @ w.T lands in pre (or out); bias and activation follow per block, in cache
         dst = out if pre is None else pre
         gemm.gemm_epilogue(x, w, False, True, 1.0, 0.0, dst, b, activations.CODES[activation],
-                           out, pre is not None, _flush, numba.get_num_threads(), _caches)
+                           out, pre is not None, activations.IDENTITY, dst, _flush,
+                           numba.get_num_threads(), _caches)
 
     def _activation_backward(self, activation, grad, out_act, pre, out):
         ref = out_act if out_act is not None else pre

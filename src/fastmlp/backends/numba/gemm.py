@@ -101,8 +101,8 @@ def _grid_rows(m, n, k, threads):
 
 
 @njit(**JIT)
-def _gemm_block(a, b, trans_a, trans_b, alpha, beta, dst, bias, act, out, store_out, caches,
-                m0, m1, n0, n1):
+def _gemm_block(a, b, trans_a, trans_b, alpha, beta, dst, bias, act, out, store_out, d_act,
+                ref, caches, m0, m1, n0, n1):
     """dst[m0:m1, n0:n1] and its epilogue (see gemm_epilogue), in the calling thread."""
     if m0 >= m1 or n0 >= n1:
         return
@@ -121,13 +121,13 @@ def _gemm_block(a, b, trans_a, trans_b, alpha, beta, dst, bias, act, out, store_
     vp = np.empty(0 if b_in_place else (nc + NR - 1) // NR * NR * kc, np.float32)
     # the pack buffers are arguments there: alive until it returns (a local array would be
     # freed after its last use by name, and the loops use it by address)
-    _block_loops(a, b, trans_a, trans_b, alpha, beta, dst, bias, act, out, store_out, m0, m1,
-                 n0, n1, kc, mc, nc, a_in_place, b_in_place, up, vp)
+    _block_loops(a, b, trans_a, trans_b, alpha, beta, dst, bias, act, out, store_out, d_act,
+                 ref, m0, m1, n0, n1, kc, mc, nc, a_in_place, b_in_place, up, vp)
 
 
 @njit(**JIT)
-def _block_loops(a, b, trans_a, trans_b, alpha, beta, dst, bias, act, out, store_out, m0, m1,
-                 n0, n1, kc, mc, nc, a_in_place, b_in_place, up, vp):
+def _block_loops(a, b, trans_a, trans_b, alpha, beta, dst, bias, act, out, store_out, d_act,
+                 ref, m0, m1, n0, n1, kc, mc, nc, a_in_place, b_in_place, up, vp):
     """The GotoBLAS loops of _gemm_block over its block, with the pack buffers up and vp."""
     m, n = dst.shape
     k = a.shape[0] if trans_a else a.shape[1]
@@ -140,6 +140,7 @@ def _block_loops(a, b, trans_a, trans_b, alpha, beta, dst, bias, act, out, store
     # the kernels take addresses (see simd._floats); every array here is an argument
     a_at, b_at, up_at, vp_at = a.ctypes.data, b.ctypes.data, up.ctypes.data, vp.ctypes.data
     dst_at, bias_at, out_at = dst.ctypes.data, bias.ctypes.data, out.ctypes.data
+    ref_at = ref.ctypes.data
     for jc in range(n0, n1, nc):
         n_cols = min(nc, n1 - jc)
         for s in range(slices):
@@ -170,19 +171,21 @@ def _block_loops(a, b, trans_a, trans_b, alpha, beta, dst, bias, act, out, store
                         microkernel(u_at, u_off, u_ld, v_at, v_base + j * v_col_step, v_ld,
                                     depth, dst_at, i0 * n + j0, n, rows, cols, alpha32, beta_s,
                                     last and has_bias, bias_at, j0, out_at,
-                                    o_act if last else NO_OUT)
+                                    o_act if last else NO_OUT, d_act if last else IDENTITY,
+                                    ref_at)
                         if last and not vector_act:
                             _activate_tile(dst, out, i0, rows, j0, cols, act)
 
 
 @njit(parallel=True, **JIT)
-def gemm_epilogue(a, b, trans_a, trans_b, alpha, beta, dst, bias, act, out, store_out, flush,
-                  threads, caches):
-    """dst = alpha * op(a) @ op(b) + beta * dst (+ bias), then act(dst) into out when
-    store_out, else into dst when act applies.
+def gemm_epilogue(a, b, trans_a, trans_b, alpha, beta, dst, bias, act, out, store_out, d_act,
+                  ref, flush, threads, caches):
+    """dst = (alpha * op(a) @ op(b) + beta * dst (+ bias)) * act'(ref) for the activation
+    d_act (IDENTITY: no factor), then act(dst) into out when store_out, else into dst when
+    act applies.
 
     Shapes are checked by the caller (fastmlp.backends.validation); bias has dst's
-    column count or size 0 (no bias); out has dst's shape. `threads` caps the threads
+    column count or size 0 (no bias); out and ref have dst's shape. `threads` caps the threads
     used and `caches` ((L1d, L2) bytes, blocking.detected_caches) sizes the blocks
     (results do not depend on the thread count).
     """
@@ -195,7 +198,7 @@ def gemm_epilogue(a, b, trans_a, trans_b, alpha, beta, dst, bias, act, out, stor
     if used < 2:
         csr = flush_begin(flush)
         _gemm_block(a, b, trans_a, trans_b, alpha, beta, dst, bias, act, out, store_out,
-                    caches, 0, m, 0, n)
+                    d_act, ref, caches, 0, m, 0, n)
         flush_end(csr)
         return
     tm = _grid_rows(m, n, k, used)
@@ -205,7 +208,7 @@ def gemm_epilogue(a, b, trans_a, trans_b, alpha, beta, dst, bias, act, out, stor
         m0, m1 = _split(m, tm, task // tn, MR)
         n0, n1 = _split(n, tn, task % tn, NR)
         _gemm_block(a, b, trans_a, trans_b, alpha, beta, dst, bias, act, out, store_out,
-                    caches, m0, m1, n0, n1)
+                    d_act, ref, caches, m0, m1, n0, n1)
         flush_end(csr)
 
 

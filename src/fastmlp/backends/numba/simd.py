@@ -18,7 +18,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .activations import IDENTITY, LEAKY_RELU, RELU, SLOPE
+from .activations import IDENTITY, LEAKY_RELU, RELU, SIGMOID, SLOPE
 
 _HAS_AVX512 = bool(llvm.get_host_cpu_features().get("avx512f", False))
 
@@ -33,10 +33,10 @@ VECTOR_ACTIVATIONS = (IDENTITY, RELU, LEAKY_RELU)  # the activations the write-b
 
 @intrinsic
 def microkernel(typingctx, up, u_off, u_ld, vp, v_off, v_ld, kc, c, c_off, ldc, rows, cols,
-                alpha, beta, bias_on, bias, bias_off, o, o_act):
-    """One MR x NR tile of C = alpha * U @ V + beta * C (+ bias), act(C) into o.
+                alpha, beta, bias_on, bias, bias_off, o, o_act, d_act, ref):
+    """One MR x NR tile of C = (alpha * U @ V + beta * C (+ bias)) * act'(ref), act(C) into o.
 
-    up, vp, c, bias and o are addresses of float32 arrays (_floats); x[i] is the i-th float
+    up, vp, c, bias, o and ref are addresses of float32 arrays (_floats); x[i] is the i-th float
     from address x. U is a packed panel, U[r, p] = up[u_off + p*MR + r] (zero past the
     matrix edge), when u_ld == 0; else rows of a row-major matrix read in place, U[r, p] =
     up[u_off + r*u_ld + p] for r < rows (small products skip packing it).
@@ -47,17 +47,20 @@ def microkernel(typingctx, up, u_off, u_ld, vp, v_off, v_ld, kc, c, c_off, ldc, 
     vector per row (half the multiply-adds of a full tile, for the thin products).
     bias_on adds bias[bias_off + j].
     o_act in VECTOR_ACTIVATIONS also writes act(C) to o (same layout as c, may be c);
-    NO_OUT writes nothing to o. Every sum is the same sequence of fused multiply-adds
+    NO_OUT writes nothing to o. d_act other than IDENTITY multiplies C by the derivative of
+    that activation at ref (same layout as c; activations.backward's rounding): the
+    backward pass's input gradient with its activation derivative fused in. Every sum is the same sequence of fused multiply-adds
     whichever variant runs. The caller guarantees every address is in bounds.
     """
     sig = types.void(types.uintp, types.intp, types.intp, types.uintp, types.intp, types.intp,
                      types.intp, types.uintp, types.intp, types.intp, types.intp, types.intp,
                      types.float32, types.float32, types.boolean, types.uintp, types.intp,
-                     types.uintp, types.intp)
+                     types.uintp, types.intp, types.intp, types.uintp)
 
     def codegen(context, builder, signature, args):
         (up_v, u_off_v, u_ld_v, vp_v, v_off_v, v_ld_v, kc_v, c_v, c_off_v, ldc_v, rows_v,
-         cols_v, alpha_v, beta_v, bias_on_v, bias_v, bias_off_v, o_v, o_act_v) = args
+         cols_v, alpha_v, beta_v, bias_on_v, bias_v, bias_off_v, o_v, o_act_v, d_act_v,
+         ref_v) = args
         f32 = ir.FloatType()
         i32 = ir.IntType(32)
         idx = ir.IntType(64)
@@ -135,18 +138,21 @@ def microkernel(typingctx, up, u_off, u_ld, vp, v_off, v_ld, kc, c, c_off, ldc, 
                         with one_vector:
                             k_loop(in_place, 1)
 
-        # -- write-back. The plain product (beta == 0, no bias, nothing to o: the gradient
-        # GEMMs) has a path of its own: for thin-k products the write-back costs as much as
+        # -- write-back. The plain product (beta == 0, no bias, no derivative, nothing to o:
+        # the weight-gradient GEMMs) has a path of its own: for thin-k products the write-back costs as much as
         # the multiply-adds, and per-vector tests of beta, bias and o_act would double it.
         # With AVX2, whole tiles store whole vectors: AMD cores run its masked stores
         # (VMASKMOVPS) as slow microcode.
         alpha_s, beta_s = splat(alpha_v), splat(beta_v)
         beta_nz = builder.fcmp_unordered("!=", beta_v, ir.Constant(f32, 0.0))
         o_on = builder.icmp_signed("!=", o_act_v, const(NO_OUT))
+        d_on = builder.icmp_signed("!=", d_act_v, const(IDENTITY))
         c_base = builder.gep(_floats(builder, c_v), [c_off_v])
         o_base = builder.gep(_floats(builder, o_v), [c_off_v])
+        r_base = builder.gep(_floats(builder, ref_v), [c_off_v])
         b_base = builder.gep(_floats(builder, bias_v), [bias_off_v])
-        plain = builder.not_(builder.or_(builder.or_(beta_nz, bias_on_v), o_on))
+        plain = builder.not_(builder.or_(builder.or_(beta_nz, bias_on_v),
+                                         builder.or_(o_on, d_on)))
 
         def row_on(r):
             return builder.icmp_signed("<", const(r), rows_v)
@@ -179,10 +185,13 @@ def microkernel(typingctx, up, u_off, u_ld, vp, v_off, v_ld, kc, c, c_off, ldc, 
                                                       vector_mask(masks[v], bias_on_v), zero])
                                  for v in range(nv)]
                     old_masks = [vector_mask(masks[v], beta_nz) for v in range(nv)]  # c unread
+                    ref_masks = [vector_mask(masks[v], d_on) for v in range(nv)]  # ref unread
                     slope = splat(ir.Constant(f32, float(SLOPE)))
                     one = splat(ir.Constant(f32, 1.0))
                     is_relu = builder.icmp_signed("==", o_act_v, const(RELU))
                     is_leaky = builder.icmp_signed("==", o_act_v, const(LEAKY_RELU))
+                    d_code = [builder.icmp_signed("==", d_act_v, const(code))  # else tanh
+                              for code in (RELU, LEAKY_RELU, SIGMOID)]
                     for r in range(MR):
                         with builder.if_then(row_on(r)):
                             row_off = builder.mul(const(r), ldc_v)
@@ -194,6 +203,18 @@ def microkernel(typingctx, up, u_off, u_ld, vp, v_off, v_ld, kc, c, c_off, ldc, 
                                 z = builder.select(beta_nz,
                                                    builder.fadd(z, builder.fmul(beta_s, old)), z)
                                 z = builder.select(bias_on_v, builder.fadd(z, bias_vecs[v]), z)
+                                # z * act'(ref), rounding like activations.backward
+                                y = builder.call(mload, [vptr(r_base, off), align, ref_masks[v],
+                                                         zero])
+                                positive = builder.fcmp_ordered(">", y, zero)
+                                relu_d = builder.select(positive, one, zero)
+                                leaky_d = builder.select(positive, one, slope)
+                                sigmoid_d = builder.fmul(y, builder.fsub(one, y))
+                                tanh_d = builder.fsub(one, builder.fmul(y, y))
+                                factor = builder.select(d_code[0], relu_d, builder.select(
+                                    d_code[1], leaky_d, builder.select(d_code[2], sigmoid_d,
+                                                                       tanh_d)))
+                                z = builder.select(d_on, builder.fmul(z, factor), z)
                                 put(z, cp, v)
                                 # act(z) to o, rounding like activations.activate
                                 relu = builder.select(builder.fcmp_ordered("<", z, zero), zero, z)

@@ -14,7 +14,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .activations import IDENTITY, activation_backward
+from .activations import IDENTITY
 from .gemm import bias_grad, gemm_epilogue
 from .losses import softmax_cross_entropy
 from .optimizers import adam_step
@@ -43,7 +43,7 @@ def forward_backward(x, labels, weights, biases, weight_grads, bias_grads, acts,
         code = identity if i == last else act
         out = acts[i][:n]
         gemm_epilogue(inp, weights[i], no, yes, 1.0, 0.0, out, biases[i], code, out, no,
-                      flush, threads, caches)
+                      identity, out, flush, threads, caches)
     row_loss = np.empty(n, np.float64)
     loss, bad_row = softmax_cross_entropy(acts[last][:n], labels, grads[last][:n], row_loss,
                                           flush)
@@ -54,14 +54,12 @@ def forward_backward(x, labels, weights, biases, weight_grads, bias_grads, acts,
         inp = x if i == 0 else acts[i - 1][:n]
         grad = grads[i][:n]
         gemm_epilogue(grad, inp, yes, no, 1.0, 0.0, weight_grads[i], no_bias, identity,
-                      weight_grads[i], no, flush, threads, caches)
+                      weight_grads[i], no, identity, weight_grads[i], flush, threads, caches)
         bias_grad(grad, bias_grads[i], flush)
-        if i > 0:
+        if i > 0:  # G_{i-1} = (G_i @ W_i) * act'(acts[i-1]), the derivative fused in
             below = grads[i - 1][:n]
             gemm_epilogue(grad, weights[i], no, no, 1.0, 0.0, below, no_bias, identity, below,
-                          no, flush, threads, caches)
-            g = below.reshape(-1)
-            activation_backward(g, acts[i - 1][:n].reshape(-1), g, act, flush)
+                          no, act, acts[i - 1][:n], flush, threads, caches)
     return loss, bad_row
 
 
