@@ -25,7 +25,9 @@ _HAS_AVX512 = bool(llvm.get_host_cpu_features().get("avx512f", False))
 LANES = 16 if _HAS_AVX512 else 8      # float32 lanes of one vector register
 NR = 2 * LANES                        # tile columns: two vectors per row
 MR = 12 if _HAS_AVX512 else 6         # tile rows: 2 * MR accumulators + 3 fit the 32 / 16 registers
-TILE = MR * NR
+# A tile of fewer rows runs only the multiply-adds of the first 2/3 or 1/3 of MR rows that
+# cover them (a batch of 64 leaves a tile of 4 rows, 128 one of 8)
+ROW_COUNTS = (MR, 2 * MR // 3, MR // 3)
 
 NO_OUT = -1                           # o_act value: nothing is written to o
 VECTOR_ACTIVATIONS = (IDENTITY, RELU, LEAKY_RELU)  # the activations the write-back applies
@@ -44,7 +46,8 @@ def microkernel(typingctx, up, u_off, u_ld, vp, v_off, v_ld, kc, c, c_off, ldc, 
     of a row-major matrix read in place; lanes from cols on are not read. p < kc.
     The tile is C[r, j] = c[c_off + r*ldc + j] for r < rows, j < cols (nothing else of
     c is touched); with beta == 0, c is not read. A tile of at most LANES columns runs one
-    vector per row (half the multiply-adds of a full tile, for the thin products).
+    vector per row (half the multiply-adds of a full tile, for the thin products), and one
+    of fewer rows the rows of ROW_COUNTS that cover them.
     bias_on adds bias[bias_off + j].
     o_act in VECTOR_ACTIVATIONS also writes act(C) to o (same layout as c, may be c);
     NO_OUT writes nothing to o. d_act other than IDENTITY multiplies C by the derivative of
@@ -112,20 +115,33 @@ def microkernel(typingctx, up, u_off, u_ld, vp, v_off, v_ld, kc, c, c_off, ldc, 
         fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vec, [vec] * 3),
                                              f"llvm.fma.v{LANES}f32")
 
-        def k_loop(in_place, vectors):
+        def k_loop(in_place, vectors, tile_rows):
             with cgutils.for_range(builder, kc_v) as loop:
                 p = loop.index
                 v_row = builder.gep(v_base, [builder.mul(p, v_ld_v)])
                 v_vecs = [builder.call(mload, [vptr(v_row, const(v * LANES)), align, masks[v],
                                                zero]) for v in range(vectors)]
                 u_col = None if in_place else builder.gep(u_base, [builder.mul(p, const(MR))])
-                for r in range(MR):
+                for r in range(tile_rows):
                     u = (builder.gep(row_base[r], [p]) if in_place
                          else builder.gep(u_col, [const(r)]))
                     s = splat(builder.load(u))
                     for v in range(vectors):
                         builder.store(builder.call(fma, [s, v_vecs[v], builder.load(acc[r][v])]),
                                       acc[r][v])
+
+        def k_loop_rows(in_place, vectors):  # the fewest rows of ROW_COUNTS covering `rows`
+            def choose(counts):
+                if len(counts) == 1:
+                    k_loop(in_place, vectors, counts[0])
+                    return
+                with builder.if_else(builder.icmp_signed(">", rows_v, const(counts[1]))) as (
+                        more, fewer):
+                    with more:
+                        k_loop(in_place, vectors, counts[0])
+                    with fewer:
+                        choose(counts[1:])
+            choose(ROW_COUNTS)
 
         packed = builder.icmp_signed("==", u_ld_v, const(0))
         wide = builder.icmp_signed(">", cols_v, const(LANES))
@@ -134,9 +150,9 @@ def microkernel(typingctx, up, u_off, u_ld, vp, v_off, v_ld, kc, c, c_off, ldc, 
                 with branch:
                     with builder.if_else(wide) as (full_width, one_vector):
                         with full_width:
-                            k_loop(in_place, nv)
+                            k_loop_rows(in_place, nv)
                         with one_vector:
-                            k_loop(in_place, 1)
+                            k_loop_rows(in_place, 1)
 
         # -- write-back. The plain product (beta == 0, no bias, no derivative, nothing to o:
         # the weight-gradient GEMMs) has a path of its own: for thin-k products the write-back costs as much as
