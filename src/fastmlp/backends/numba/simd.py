@@ -304,32 +304,43 @@ def _transpose(builder, rows):
     return rows
 
 
+def _put(builder, value, ptr, whole, mask):
+    """Stores the vector value at ptr: whole when the flag `whole` holds, else its lanes in
+    mask (whole stores where possible: AMD cores run AVX2 masked stores as microcode)."""
+    _, store = _masked_memory(builder, value.type)
+    with builder.if_else(whole) as (all_lanes, some_lanes):
+        with all_lanes:
+            builder.store(value, ptr, align=4)
+        with some_lanes:
+            builder.call(store, [value, ptr, ir.Constant(ir.IntType(32), 4), mask])
+
+
+def _rows_at(builder, src, s_off, dst, d_off):
+    """The float32 pointers src + s_off and dst + d_off of a packing copy."""
+    return builder.gep(_floats(builder, src), [s_off]), builder.gep(_floats(builder, dst), [d_off])
+
+
 @intrinsic
 def transpose_rows(typingctx, src, s_off, ld, rows, depth, dst, d_off, stride, keep):
     """The GEMM's transposing pack: dst[d_off + p*stride + i] = src[s_off + i*ld + p]
     (float32 addresses, see microkernel) for i < rows (<= LANES) and p < depth; lanes
     rows <= i < keep are written as zero, lanes from keep on are not written.
-    LANES x LANES blocks are read as contiguous row
-    pieces and transposed in registers: reading src a column at a time (a gather) costs
-    several times more, and with ld a multiple of 1024 floats every row of a column falls
-    in the same L1 set. The caller guarantees every address is in bounds."""
+    LANES x LANES blocks are read as contiguous row pieces and transposed in registers:
+    reading src a column at a time (a gather) costs several times more, and with ld a
+    multiple of 1024 floats every row of a column falls in the same L1 set. The caller
+    guarantees every address is in bounds."""
     sig = types.void(types.uintp, types.intp, types.intp, types.intp, types.intp, types.uintp,
                      types.intp, types.intp, types.intp)
 
     def codegen(context, builder, signature, args):
         src_v, s_off_v, ld_v, rows_v, depth_v, dst_v, d_off_v, stride_v, keep_v = args
-        f32 = ir.FloatType()
         idx = ir.IntType(64)
-        vec = ir.VectorType(f32, LANES)
-        vec_ptr = vec.as_pointer()
-        load, store = _masked_memory(builder, vec)
-        align = ir.Constant(ir.IntType(32), 4)
-        zero = ir.Constant(vec, None)
+        vec = ir.VectorType(ir.FloatType(), LANES)
+        load, _ = _masked_memory(builder, vec)
         lanes = ir.Constant(ir.VectorType(idx, LANES), [ir.Constant(idx, i) for i in range(LANES)])
         keep_mask = builder.icmp_signed("<", lanes, _splat_index(builder, keep_v))
         full = builder.icmp_signed("==", keep_v, ir.Constant(idx, LANES))
-        src_base = builder.gep(_floats(builder, src_v), [s_off_v])
-        dst_base = builder.gep(_floats(builder, dst_v), [d_off_v])
+        src_base, dst_base = _rows_at(builder, src_v, s_off_v, dst_v, d_off_v)
         with cgutils.for_range_slice(builder, ir.Constant(idx, 0), depth_v,
                                      ir.Constant(idx, LANES)) as (p0, _):
             count = builder.sub(depth_v, p0)  # p0 + lane < depth
@@ -338,18 +349,17 @@ def transpose_rows(typingctx, src, s_off, ld, rows, depth, dst, d_off, stride, k
             for i in range(LANES):  # masked-off rows past `rows` read nothing: zeros
                 row_on = builder.icmp_signed("<", ir.Constant(idx, i), rows_v)
                 mask = builder.select(row_on, in_depth, ir.Constant(in_depth.type, None))
-                ptr = builder.gep(src_base, [builder.add(builder.mul(ir.Constant(idx, i), ld_v), p0)])
-                loaded.append(builder.call(load, [builder.bitcast(ptr, vec_ptr), align, mask, zero]))
+                ptr = builder.gep(src_base, [builder.add(builder.mul(ir.Constant(idx, i), ld_v),
+                                                         p0)])
+                loaded.append(builder.call(load, [builder.bitcast(ptr, vec.as_pointer()),
+                                                  ir.Constant(ir.IntType(32), 4), mask,
+                                                  ir.Constant(vec, None)]))
             for q, column in enumerate(_transpose(builder, loaded)):
                 with builder.if_then(builder.icmp_signed("<", ir.Constant(idx, q), count)):
-                    ptr = builder.bitcast(
-                        builder.gep(dst_base, [builder.mul(builder.add(p0, ir.Constant(idx, q)),
-                                                           stride_v)]), vec_ptr)
-                    with builder.if_else(full) as (whole, part):
-                        with whole:
-                            builder.store(column, ptr, align=4)
-                        with part:
-                            builder.call(store, [column, ptr, align, keep_mask])
+                    ptr = builder.gep(dst_base, [builder.mul(builder.add(p0, ir.Constant(idx, q)),
+                                                             stride_v)])
+                    _put(builder, column, builder.bitcast(ptr, vec.as_pointer()), full,
+                         keep_mask)
         return context.get_dummy_value()
 
     return sig, codegen
@@ -359,22 +369,18 @@ def transpose_rows(typingctx, src, s_off, ld, rows, depth, dst, d_off, stride, k
 def copy_rows(typingctx, src, s_off, ld, count, depth, dst, d_off, width):
     """The GEMM's plain pack: dst[d_off + p*width + c] = src[s_off + p*ld + c] (float32
     addresses, see microkernel) for c < count and p < depth, zero for count <= c < width
-    (width <= 2 * LANES), by (masked) vector loads and stores. The caller guarantees every address is in bounds."""
+    (width <= 2 * LANES), by (masked) vector loads and stores. The caller guarantees every
+    address is in bounds."""
     sig = types.void(types.uintp, types.intp, types.intp, types.intp, types.intp, types.uintp,
                      types.intp, types.intp)
 
     def codegen(context, builder, signature, args):
         src_v, s_off_v, ld_v, count_v, depth_v, dst_v, d_off_v, width_v = args
-        f32 = ir.FloatType()
         idx = ir.IntType(64)
-        vec = ir.VectorType(f32, LANES)
-        vec_ptr = vec.as_pointer()
-        load, store = _masked_memory(builder, vec)
-        align = ir.Constant(ir.IntType(32), 4)
-        zero = ir.Constant(vec, None)
-        src_base = builder.gep(_floats(builder, src_v), [s_off_v])
-        dst_base = builder.gep(_floats(builder, dst_v), [d_off_v])
-        parts = []  # per vector of a row: its load mask, store mask, and whether it is whole
+        vec = ir.VectorType(ir.FloatType(), LANES)
+        load, _ = _masked_memory(builder, vec)
+        src_base, dst_base = _rows_at(builder, src_v, s_off_v, dst_v, d_off_v)
+        parts = []  # per vector of a row: its load mask, store mask, whether it is whole/used
         for v in range(2):
             lanes = ir.Constant(ir.VectorType(idx, LANES),
                                 [ir.Constant(idx, v * LANES + i) for i in range(LANES)])
@@ -386,17 +392,14 @@ def copy_rows(typingctx, src, s_off, ld, count, depth, dst, d_off, width):
             p = loop.index
             s_row = builder.gep(src_base, [builder.mul(p, ld_v)])
             d_row = builder.gep(dst_base, [builder.mul(p, width_v)])
-            for v, (in_count, in_width, whole_v, any_v) in enumerate(parts):
-                with builder.if_then(any_v):
+            for v, (in_count, in_width, whole, used) in enumerate(parts):
+                with builder.if_then(used):
                     off = ir.Constant(idx, v * LANES)
-                    value = builder.call(load, [builder.bitcast(builder.gep(s_row, [off]), vec_ptr),
-                                                align, in_count, zero])
-                    ptr = builder.bitcast(builder.gep(d_row, [off]), vec_ptr)
-                    with builder.if_else(whole_v) as (whole, part):
-                        with whole:
-                            builder.store(value, ptr, align=4)
-                        with part:
-                            builder.call(store, [value, ptr, align, in_width])
+                    value = builder.call(load, [
+                        builder.bitcast(builder.gep(s_row, [off]), vec.as_pointer()),
+                        ir.Constant(ir.IntType(32), 4), in_count, ir.Constant(vec, None)])
+                    _put(builder, value, builder.bitcast(builder.gep(d_row, [off]),
+                                                         vec.as_pointer()), whole, in_width)
         return context.get_dummy_value()
 
     return sig, codegen
