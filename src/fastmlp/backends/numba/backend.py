@@ -99,7 +99,8 @@ class NumbaBackend(Backend):
 
     def _adam_step(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay):
         optimizers.adam_step(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
-                       lr, beta1, beta2, eps, step, weight_decay, _flush)
+                             lr, beta1, beta2, eps, step, weight_decay, _flush,
+                             numba.get_num_threads())
 
     def _activation_forward(self, activation, x, out):
         if activation == "identity" and out is x:
@@ -135,17 +136,18 @@ class NumbaBackend(Backend):
     def _sgd_step(self, param, grad, buf, lr, momentum, nesterov, weight_decay):
         optimizers.sgd_step(param.reshape(-1), grad.reshape(-1),
                             _NO_STATE if buf is None else buf.reshape(-1), lr, momentum,
-                            nesterov, weight_decay, _flush)
+                            nesterov, weight_decay, _flush, numba.get_num_threads())
 
     def _rmsprop_step(self, param, grad, square_avg, buf, lr, alpha, eps, momentum,
                       weight_decay):
         optimizers.rmsprop_step(param.reshape(-1), grad.reshape(-1), square_avg.reshape(-1),
                                 _NO_STATE if buf is None else buf.reshape(-1), lr, alpha, eps,
-                                momentum, weight_decay, _flush)
+                                momentum, weight_decay, _flush, numba.get_num_threads())
 
     def _adamw_step(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay):
         optimizers.adamw_step(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
-                        lr, beta1, beta2, eps, step, weight_decay, _flush)
+                              lr, beta1, beta2, eps, step, weight_decay, _flush,
+                              numba.get_num_threads())
 
     flush_denormals = staticmethod(flush_denormals)
     set_flush_denormals = staticmethod(set_flush_denormals)

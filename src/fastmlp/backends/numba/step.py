@@ -119,5 +119,5 @@ def adam_train_steps(x, labels, order, start, steps, xb, yb, weights, biases, we
         if count:  # before the update: the logits the step's loss came from
             correct[s] = _count_correct(acts[len(acts) - 1][:k], yb[:k])
         adam_step(params, param_grads, m, v, lr, beta1, beta2, eps, t0 + s + 1, weight_decay,
-                  flush)
+                  flush, threads)
     return -1
