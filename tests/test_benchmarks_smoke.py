@@ -306,3 +306,18 @@ def test_the_epoch_roofline_takes_the_peak_of_the_isa_path_in_use():
         roof = epoch_roofline(seed, best, 2, isa)
         assert roof["fma_gflops"] == peak and roof["fma_isa"] == named
         assert roof["seconds"] == pytest.approx(383.3 / peak + adam, rel=1e-3)
+
+
+def test_gemm_isolated_can_give_numpy_another_openblas_kernel():
+    # --numpy-coretype reaches NumPy's process alone (OpenBLAS's AVX2 kernel stands for an
+    # AVX2-only CPU's NumPy), and the table says which kernel NumPy and cpp ran
+    pytest.importorskip("threadpoolctl")
+    r = _run("benchmarks/gemm_isolated.py", "--workload", "small", "--rounds", "1",
+             "--threads", "1", "--repeats", "1", "--impls", "NumPy matmul,cpp",
+             "--numpy-coretype", "Haswell")
+    assert r.returncode == 0, r.stderr[-3000:]
+    numpy_line = next(line for line in r.stdout.splitlines() if "NumPy matmul: " in line)
+    import numpy as np
+    if "openblas" in str(np.show_config(mode="dicts")).lower():
+        assert "Haswell kernel" in numpy_line, numpy_line
+    assert any("cpp: matmul=float32, isa=" in line for line in r.stdout.splitlines())
