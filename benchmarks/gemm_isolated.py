@@ -19,6 +19,11 @@ every contender.
 
     python benchmarks/gemm_isolated.py [--threads 1,2] [--rounds 3] [--workload seed] [--repeats 7]
     python benchmarks/gemm_isolated.py --impls "cpp bf16,PyTorch bf16"     # just the bf16 pair
+    FASTMLP_ISA=avx2 python benchmarks/gemm_isolated.py --numpy-coretype Haswell --impls "NumPy matmul,cpp"
+
+--numpy-coretype sets OPENBLAS_CORETYPE for NumPy's process alone: with Haswell, an
+AVX-512 CPU runs OpenBLAS's AVX2 kernel, as an AVX2-only CPU does; with FASTMLP_ISA=avx2
+for cpp, both sides then run what an AVX2-only machine would.
 """
 from __future__ import annotations
 
@@ -52,11 +57,15 @@ def measure(impl, threads, workload, repeats=7):
         torch.set_num_threads(threads)
         info = f"torch {torch.__version__}"
     backend = None
+    if impl == "NumPy matmul":
+        info = _openblas_kernel()
     if impl in ("cpp", "numba", "cpp bf16"):
         backend = fastmlp.get_backend(impl.split()[0])
         # explicit, so that a backend without bfloat16 fails here instead of timing float32
         backend.set_matmul_precision("bfloat16" if impl.endswith("bf16") else "float32")
         info = f"matmul={backend.matmul_precision}"
+        if impl.startswith("cpp"):
+            info += f", isa={fastmlp._cpp.isa()}"
         if impl == "cpp bf16":
             info += f", engine={fastmlp._cpp.bf16_matmul_engine()}"
     cases, _ = kernel_cases(WORKLOADS[workload], ["gemm"])
@@ -72,6 +81,19 @@ def measure(impl, threads, workload, repeats=7):
             fn = lambda case=case: case.call(backend)  # noqa: E731
         result[case.name] = case.flops / median_seconds(fn, repeats=repeats, warmup=20) / 1e9
     return {"gflops": result, "info": info}
+
+
+def _openblas_kernel():
+    """"OpenBLAS <version>, <kernel> kernel" as threadpoolctl reports NumPy's BLAS ("" if
+    it cannot tell)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return ""
+    for pool in threadpool_info():
+        if pool.get("internal_api") == "openblas":
+            return f"OpenBLAS {pool.get('version')}, {pool.get('architecture')} kernel"
+    return ""
 
 
 def _impl_list(text):
@@ -92,6 +114,9 @@ def main():
                         help="timed samples (>= 5 ms each) per case and round; median (default 7)")
     parser.add_argument("--impls", type=_impl_list, default=IMPLS,
                         help="comma-separated contenders (default: all): " + ", ".join(IMPLS))
+    parser.add_argument("--numpy-coretype", metavar="NAME",
+                        help="OPENBLAS_CORETYPE for the NumPy matmul process only (e.g. Haswell: "
+                             "OpenBLAS's AVX2 kernel); default: unset, OpenBLAS picks for the CPU")
     parser.add_argument("--child", nargs=2, metavar=("IMPL", "THREADS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -110,7 +135,7 @@ def main():
             for impl in [i for i in impls if i not in failed]:
                 proc = subprocess.run([sys.executable, __file__, "--workload", args.workload,
                                        "--repeats", str(args.repeats), "--child", impl,
-                                       str(threads)], env=env,
+                                       str(threads)], env=_child_env(env, impl, args),
                                       capture_output=True, text=True)
                 if proc.returncode != 0:  # e.g. a cpp build without bfloat16: say why, go on
                     lines = proc.stderr.strip().splitlines()
@@ -122,6 +147,13 @@ def main():
         _print_table(threads, args, [i for i in impls if i not in failed], runs, infos)
         for impl, reason in failed.items():
             print(f"{impl}: failed, not measured: {reason}")
+
+
+def _child_env(env, impl, args):
+    """The environment of `impl`'s process: OPENBLAS_CORETYPE set for NumPy alone when asked."""
+    if impl == BASELINE and args.numpy_coretype:
+        return {**env, "OPENBLAS_CORETYPE": args.numpy_coretype}
+    return env
 
 
 def _print_table(threads, args, impls, runs, infos):

@@ -289,3 +289,35 @@ def test_benchmark_json_carries_the_machine():
     fastmlp_info = info["fastmlp"]
     assert {"cpu", "isa_path", "cache_bytes", "fma_peak_gflops", "triad_gbps"} <= set(fastmlp_info)
     assert fastmlp_info["threads"] == 1
+
+
+def test_the_epoch_roofline_takes_the_peak_of_the_isa_path_in_use():
+    # FASTMLP_ISA=avx2 on an AVX-512 CPU stands for an AVX2-only machine: its epochs are
+    # held to the AVX2 peak; an ISA the probe did not measure falls back to the best one
+    from fastmlp.bench.cases import WORKLOADS
+    from fastmlp.bench.runner import _optimizer_footprint, epoch_roofline
+
+    seed = WORKLOADS["seed"]
+    best = {"fma_gflops": {"avx512": {2: 500.0}, "avx2": {2: 250.0}},
+            "triad_gbps": {2: {int(_optimizer_footprint(seed)): 100.0}}}
+    adam = seed.epoch_steps() * seed.n_params * 28 / 1e9 / 100.0
+    for isa, peak, named in (("avx2", 250.0, "avx2"), ("avx512", 500.0, "avx512"),
+                             ("generic", 500.0, None), (None, 500.0, None)):
+        roof = epoch_roofline(seed, best, 2, isa)
+        assert roof["fma_gflops"] == peak and roof["fma_isa"] == named
+        assert roof["seconds"] == pytest.approx(383.3 / peak + adam, rel=1e-3)
+
+
+def test_gemm_isolated_can_give_numpy_another_openblas_kernel():
+    # --numpy-coretype reaches NumPy's process alone (OpenBLAS's AVX2 kernel stands for an
+    # AVX2-only CPU's NumPy), and the table says which kernel NumPy and cpp ran
+    pytest.importorskip("threadpoolctl")
+    r = _run("benchmarks/gemm_isolated.py", "--workload", "small", "--rounds", "1",
+             "--threads", "1", "--repeats", "1", "--impls", "NumPy matmul,cpp",
+             "--numpy-coretype", "Haswell")
+    assert r.returncode == 0, r.stderr[-3000:]
+    numpy_line = next(line for line in r.stdout.splitlines() if "NumPy matmul: " in line)
+    import numpy as np
+    if "openblas" in str(np.show_config(mode="dicts")).lower():
+        assert "Haswell kernel" in numpy_line, numpy_line
+    assert any("cpp: matmul=float32, isa=" in line for line in r.stdout.splitlines())

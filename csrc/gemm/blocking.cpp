@@ -170,7 +170,7 @@ GemmBlocking derive_blocking(const CacheSizes& caches, int mr, int nr, int elem_
   b.nc = std::clamp(round_down(l2 / 2 / (depth * elem), nr), i64{nr}, round_down(kMaxNc, nr));
   b.mc = std::clamp(round_down(l2 / 4 / (depth * elem), mr), i64{mr}, round_down(kMaxMc, mr));
   b.in_place_b_bytes = l1 * 2 / 3;
-  b.macs_per_thread = static_cast<double>(std::clamp<i64>(l2, i64{1} << 16, i64{1} << 24));
+  b.macs_per_thread = static_cast<double>(std::clamp<i64>(l2 / 4, i64{1} << 16, i64{1} << 24));
   return b;
 }
 

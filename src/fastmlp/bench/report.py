@@ -174,7 +174,9 @@ def roofline_lines(results):
             lines.append(f"epoch roofline, {t} thr: unknown (no probe)")
             continue
         lines.append(f"epoch roofline, {t} thr: {roof['gemm_gflop']:.1f} GFLOP at "
-                     f"{roof['fma_gflops']:.0f} GFLOP/s = {roof['gemm_seconds']:.2f} s + Adam "
+                     f"{roof['fma_gflops']:.0f} GFLOP/s"
+                     f"{' (' + roof['fma_isa'] + ' FMA peak)' if roof.get('fma_isa') else ''}"
+                     f" = {roof['gemm_seconds']:.2f} s + Adam "
                      f"{roof['adam_gb']:.1f} GB ({results['workload']['params']:,} params x 28 B x "
                      f"{roof['adam_gb'] * 1e9 / 28 / results['workload']['params']:.0f} steps) at "
                      f"{roof['triad_gbps']:.0f} GB/s = {roof['adam_seconds']:.2f} s; "

@@ -128,7 +128,8 @@ def run(workload, backend_names, thread_counts, kernels=None, epoch_steps=50, re
     by_case = {c.id: c for c in cases}
     kernel_rows = [_kernel_result(row, by_case[f"{row['kernel']}[{row['case']}]"], peaks["best"], exempt)
                    for (kind, _, _), rows in samples.items() if kind == "kernels" for row in rows.values()]
-    results["roofline"] = {t: epoch_roofline(workload, peaks["best"], t) for t in thread_counts} \
+    isa = results["machine"].get("isa_path")
+    results["roofline"] = {t: epoch_roofline(workload, peaks["best"], t, isa) for t in thread_counts} \
         if epoch_steps else {}
     epoch_rows = [_epoch_result(row, results["roofline"].get(row["threads"]),
                                 results["workload"]["epoch_gflop"])
@@ -248,16 +249,22 @@ def _kernel_result(row, case, best, exempt):
     return _judged(row, seconds, rate, 100.0 * rate / peak if peak else None, "pct_peak")
 
 
-def epoch_roofline(workload, best, threads):
+def epoch_roofline(workload, best, threads, isa=None):
     """The fastest an Adam epoch of `workload` could be here: its GEMM FLOPs at the FMA peak
-    plus Adam's traffic (optimizer_bytes per step) at the triad bandwidth over Adam's state."""
-    peak = machine.best_of_table(best["fma_gflops"], threads)
+    plus Adam's traffic (optimizer_bytes per step) at the triad bandwidth over Adam's state.
+    The peak is that of the cpp backend's ISA path `isa` when the probe measured it (with
+    FASTMLP_ISA=avx2 on an AVX-512 CPU: the AVX2 peak, as on an AVX2-only machine), else
+    the best of any ISA."""
+    path_peaks = best["fma_gflops"].get(isa, {}) if isa else {}
+    fma_isa = isa if path_peaks.get(threads) else None
+    peak = path_peaks[threads] if fma_isa else machine.best_of_table(best["fma_gflops"], threads)
     bandwidth = best["triad_gbps"].get(threads, {}).get(int(_optimizer_footprint(workload)))
     gflop = workload.step_flops(MNIST_TRAIN_SAMPLES) / 1e9
     adam_gb = workload.epoch_steps() * optimizer_bytes(workload.n_params, 2) / 1e9
     if not peak or not bandwidth:
         return None
-    return {"gemm_gflop": gflop, "fma_gflops": peak, "adam_gb": adam_gb, "triad_gbps": bandwidth,
+    return {"gemm_gflop": gflop, "fma_gflops": peak, "fma_isa": fma_isa,
+            "adam_gb": adam_gb, "triad_gbps": bandwidth,
             "gemm_seconds": gflop / peak, "adam_seconds": adam_gb / bandwidth,
             "seconds": gflop / peak + adam_gb / bandwidth}
 
