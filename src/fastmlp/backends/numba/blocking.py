@@ -7,8 +7,8 @@ reports (Linux sysfs; portable defaults elsewhere), by the cpp backend's rule
 - nc: the packed kc x nc block of op(b) about half of L2; mc: the packed mc x kc block of
   op(a) about a quarter of L2 (both for the depth of the slices a product actually uses);
 - a row-major op(b) of up to 2/3 of L1 is read in place, and a thread is woken only for
-  as many multiply-adds as its L2 holds bytes (waking it, and filling its cold L2, costs
-  about that much).
+  a share of at least a quarter as many multiply-adds as its L2 holds bytes (a few
+  microseconds of work, against about one to wake it).
 
 The caches are kernel arguments, not globals: cached machine code would freeze a global.
 Only kc orders the float32 sums, and it depends on the cache sizes and k alone, never on
@@ -89,4 +89,4 @@ def in_place_b_bytes(caches):
 def macs_per_thread(caches):
     """A thread is woken for at least this many multiply-adds."""
     l2 = caches[1] if caches[1] > 0 else DEFAULT_L2
-    return _clamp(l2, 1 << 16, 1 << 24)
+    return _clamp(l2 // 4, 1 << 16, 1 << 24)
