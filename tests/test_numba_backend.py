@@ -82,6 +82,7 @@ def test_blocking_is_the_cpp_rule(cpu, depth):
     assert (kc, mc, nc) == (want["kc"], want["mc"], want["nc"])
     assert blocking.in_place_b_bytes((l1, l2)) == want["in_place_b_bytes"]
     assert blocking.macs_per_thread((l1, l2)) == want["macs_per_thread"]
+    assert blocking.slice_depth(0, (l1, l2), MR) == 1  # one empty slice
     for k in (1, 31, kc, kc + 1, 3 * kc + 5):  # equal slices of at most kc, as cpp cuts k
         depth_k = blocking.slice_depth(k, (l1, l2), MR)
         slices = -(-k // depth_k)

@@ -61,10 +61,11 @@ def max_depth(caches, mr):
 @njit(**JIT)
 def slice_depth(k, caches, mr):
     """The depth of the k slices of a product with inner dimension k: equal slices of at
-    most kc (so no more than one is short), fixed by k and the caches alone."""
+    most kc (so no more than one is short), fixed by k and the caches alone; 1 for k == 0
+    (one empty slice, which still writes beta * C and the epilogue)."""
     kc = max_depth(caches, mr)
     slices = max(1, (k + kc - 1) // kc)
-    return min(kc, (k + slices - 1) // slices)
+    return max(1, min(kc, (k + slices - 1) // slices))
 
 
 @njit(**JIT)
