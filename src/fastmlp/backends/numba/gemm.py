@@ -115,7 +115,8 @@ def _gemm_block(a, b, trans_a, trans_b, alpha, beta, dst, bias, act, out, store_
     # op(b) once, an op(b) well inside L1 stays there; then few rows of a row-major op(a)
     # are cheaper to read than to transpose. A transposed op(a) is always packed (read in
     # place it takes a new line every k step, often all in one L1 set).
-    b_in_place = not trans_b and (m1 - m0 <= MR or k * (n1 - n0) * 4 <= in_place_b_bytes(caches))
+    b_in_place = not trans_b and (m1 - m0 <= MR
+                                  or k * (n1 - n0) * 4 <= in_place_b_bytes(caches))
     a_in_place = not trans_a and not b_in_place and m1 - m0 <= IN_PLACE_ROWS
     up = np.empty(0 if a_in_place else (mc + MR - 1) // MR * MR * kc, np.float32)
     vp = np.empty(0 if b_in_place else (nc + NR - 1) // NR * NR * kc, np.float32)
@@ -185,9 +186,9 @@ def gemm_epilogue(a, b, trans_a, trans_b, alpha, beta, dst, bias, act, out, stor
     act applies.
 
     Shapes are checked by the caller (fastmlp.backends.validation); bias has dst's
-    column count or size 0 (no bias); out and ref have dst's shape. `threads` caps the threads
-    used and `caches` ((L1d, L2) bytes, blocking.detected_caches) sizes the blocks
-    (results do not depend on the thread count).
+    column count or size 0 (no bias); out and ref have dst's shape. `threads` caps the
+    threads used and `caches` ((L1d, L2) bytes, blocking.detected_caches) sizes the
+    blocks (results do not depend on the thread count).
     """
     m, n = dst.shape
     if m == 0 or n == 0:  # nothing to write: no loop over the empty panels of the other side

@@ -52,8 +52,9 @@ def microkernel(typingctx, up, u_off, u_ld, vp, v_off, v_ld, kc, c, c_off, ldc, 
     o_act in VECTOR_ACTIVATIONS also writes act(C) to o (same layout as c, may be c);
     NO_OUT writes nothing to o. d_act other than IDENTITY multiplies C by the derivative of
     that activation at ref (same layout as c; activations.backward's rounding): the
-    backward pass's input gradient with its activation derivative fused in. Every sum is the same sequence of fused multiply-adds
-    whichever variant runs. The caller guarantees every address is in bounds.
+    backward pass's input gradient with its activation derivative fused in. Every sum is
+    the same sequence of fused multiply-adds whichever variant runs. The caller guarantees
+    every address is in bounds.
     """
     sig = types.void(types.uintp, types.intp, types.intp, types.uintp, types.intp, types.intp,
                      types.intp, types.uintp, types.intp, types.intp, types.intp, types.intp,
@@ -155,8 +156,9 @@ def microkernel(typingctx, up, u_off, u_ld, vp, v_off, v_ld, kc, c, c_off, ldc, 
                             k_loop_rows(in_place, 1)
 
         # -- write-back. The plain product (beta == 0, no bias, no derivative, nothing to o:
-        # the weight-gradient GEMMs) has a path of its own: for thin-k products the write-back costs as much as
-        # the multiply-adds, and per-vector tests of beta, bias and o_act would double it.
+        # the weight-gradient GEMMs) has a path of its own: for thin-k products the
+        # write-back costs as much as the multiply-adds, and per-vector tests of beta, bias
+        # and o_act would double it.
         # With AVX2, whole tiles store whole vectors: AMD cores run its masked stores
         # (VMASKMOVPS) as slow microcode.
         alpha_s, beta_s = splat(alpha_v), splat(beta_v)
