@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 
 from fastmlp import backends
-from fastmlp.backends.numba.gemm import KC
+from fastmlp.backends.numba.blocking import detected_caches, max_depth
 from fastmlp.backends.numba.simd import MR, NR
 
 pytestmark = pytest.mark.skipif(not backends.available_backends().get("numba"),
                                 reason="numba backend does not load")
 
 EPS32 = float(np.finfo(np.float32).eps)
+KC = max_depth(detected_caches(), MR)  # the deepest k slice on this machine
 
 
 @pytest.fixture
@@ -56,6 +57,77 @@ def test_gemm_edge_shapes(numba_backend, m, n, k, trans_a, trans_b):
     # final add contribute two more roundings of |alpha|*that + |beta * c0|.
     bound = 0.5 * (np.abs(opa).astype(np.float64) @ np.abs(opb)) + np.abs(1.5 * c0)
     assert np.all(np.abs(got - want) <= (k + 2) * EPS32 * bound + 1e-30)
+
+
+# (L1d, L2) bytes of real and made-up CPUs: the blocking (blocking.py) follows them, so
+# these run the GEMM with very different slice depths, block sizes, in-place choices and
+# thread splits; (0, 0) is a CPU that reports none (the defaults)
+CACHES = {"zen5": (48 << 10, 1 << 20), "zen3": (32 << 10, 512 << 10),
+          "tiny": (4 << 10, 16 << 10), "huge": (1 << 20, 64 << 20), "unknown": (0, 0)}
+BLOCKING_SHAPES = [(1, 300, 70), (13, 40, 100), (150, 77, 5), (129, 130, 129), (70, 200, 300),
+                   (300, 45, 64)]
+
+
+@pytest.mark.parametrize("cpu", list(CACHES))
+@pytest.mark.parametrize("depth", [0, 1, 64, 130])  # 0: full-depth slices
+def test_blocking_is_the_cpp_rule(cpu, depth):
+    """numba's blocking (blocking.py) follows the cpp backend's rule (csrc/gemm/blocking.h,
+    whose properties test_gemm_blocking.py checks) for any caches and slice depth."""
+    from fastmlp.backends.numba import blocking
+    _cpp = pytest.importorskip("fastmlp._cpp")
+    l1, l2 = CACHES[cpu]
+    want = _cpp.derive_gemm_blocking(l1, l2, 0, MR, NR, 4, 1, depth)
+    kc = blocking.max_depth((l1, l2), MR)
+    mc, nc = blocking.block_sizes((l1, l2), MR, NR, min(depth, kc) if depth else kc)
+    assert (kc, mc, nc) == (want["kc"], want["mc"], want["nc"])
+    assert blocking.in_place_b_bytes((l1, l2)) == want["in_place_b_bytes"]
+    assert blocking.macs_per_thread((l1, l2)) == want["macs_per_thread"]
+    assert blocking.slice_depth(0, (l1, l2), MR) == 1  # one empty slice
+    for k in (1, 31, kc, kc + 1, 3 * kc + 5):  # equal slices of at most kc, as cpp cuts k
+        depth_k = blocking.slice_depth(k, (l1, l2), MR)
+        slices = -(-k // depth_k)
+        assert depth_k <= kc and slices == -(-k // kc) and (slices - 1) * depth_k < k
+
+
+@pytest.fixture(params=list(CACHES), ids=list(CACHES))
+def caches(request, monkeypatch):
+    """The numba backend blocking for the caches of CACHES[param]."""
+    from fastmlp.backends.numba import backend as numba_module
+    monkeypatch.setattr(numba_module, "_caches", CACHES[request.param])
+    return CACHES[request.param]
+
+
+@pytest.mark.parametrize("m,n,k", BLOCKING_SHAPES, ids=[f"{m}x{n}x{k}" for m, n, k in BLOCKING_SHAPES])
+def test_gemm_and_dense_forward_under_any_blocking(numba_backend, caches, m, n, k):
+    """Within the error bound of test_gemm_edge_shapes for every transpose, and bitwise the
+    same at 1 and 2 threads; dense_forward's bias, activation and pre-activation too."""
+    rng = np.random.default_rng(m + n + k)
+    for trans_a, trans_b in [(False, False), (False, True), (True, False), (True, True)]:
+        a, b, opa, opb = _gemm_case(rng, m, n, k, trans_a, trans_b)
+        c0 = _rand(rng, (m, n))
+        runs = []
+        for threads in (1, 2):
+            backends.set_num_threads(threads)
+            got = c0.copy()
+            numba_backend.gemm(a, b, got, trans_a=trans_a, trans_b=trans_b, alpha=-0.5,
+                               beta=1.5)
+            runs.append(got)
+        np.testing.assert_array_equal(runs[0], runs[1])
+        want = -0.5 * (opa.astype(np.float64) @ opb) + 1.5 * c0.astype(np.float64)
+        bound = 0.5 * (np.abs(opa).astype(np.float64) @ np.abs(opb)) + np.abs(1.5 * c0)
+        assert np.all(np.abs(runs[0] - want) <= (k + 2) * EPS32 * bound + 1e-30)
+    x, w, bias = _rand(rng, (m, k)), _rand(rng, (n, k)), _rand(rng, n)
+    oracle = backends.get_backend("numpy")
+    for activation in ("relu", "tanh"):
+        pre, out = np.empty((m, n), np.float32), np.empty((m, n), np.float32)
+        numba_backend.dense_forward(x, w, bias, out, activation, pre)
+        want_pre = x.astype(np.float64) @ w.T + bias
+        bound = np.abs(x).astype(np.float64) @ np.abs(w).T + np.abs(bias)
+        assert np.all(np.abs(pre - want_pre) <= (k + 1) * EPS32 * bound + 1e-30)
+        # the activation of the stored pre-activation, as the oracle computes it
+        np.testing.assert_allclose(out, oracle.activation_forward(activation, pre,
+                                                                  np.empty_like(pre)),
+                                   rtol=2 * EPS32, atol=0)
 
 
 @pytest.mark.parametrize("k", [0, 5, KC + 1])
@@ -110,11 +182,17 @@ def test_every_kernel_is_native(numba_backend):
         "rmsprop_step", "adamw_step"}
 
 
-@pytest.mark.parametrize("activation", ["relu", "tanh"])
-def test_native_step_runs_the_same_kernels_as_the_composed_one(numba_backend, activation):
-    """The one-call forward_backward gives the bits of the kernel-by-kernel sequence."""
+@pytest.mark.parametrize("cache_name", ["zen5", "tiny"])  # tiny: k in several slices
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu", "sigmoid", "tanh"])
+def test_native_step_runs_the_same_kernels_as_the_composed_one(numba_backend, activation,
+                                                               cache_name, monkeypatch):
+    """The one-call forward_backward gives the bits of the kernel-by-kernel sequence (its
+    input-gradient GEMMs apply the activation derivative in their write-back, rounded as
+    activation_backward does)."""
     from fastmlp.backends import NetworkState
+    from fastmlp.backends.numba import backend as numba_module
     from fastmlp.backends.numpy import NumpyKernels
+    monkeypatch.setattr(numba_module, "_caches", CACHES[cache_name])
     rng = np.random.default_rng(3)
     sizes, n = [67, 45, 29, 10], 37
     layers = list(zip(sizes[:-1], sizes[1:]))
@@ -132,6 +210,40 @@ def test_native_step_runs_the_same_kernels_as_the_composed_one(numba_backend, ac
         runs.append([np.float64(loss)] + wg + bg + acts + grads)
     for got, want in zip(*runs):
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("cache_name", ["zen5", "tiny"])  # tiny: every product in parallel
+def test_adam_train_steps_is_the_per_step_sequence_at_any_thread_count(numba_backend, monkeypatch,
+                                                                        cache_name):
+    """The one-call chunk gives the bits of the per-step kernel calls (the composed NumPy
+    sequence on this backend), at 1 and 2 threads alike: losses, correct counts, the
+    parameters, Adam's state and the last step's gradients."""
+    import fastmlp
+    from fastmlp.backends.numba import backend as numba_module
+    from fastmlp.backends.numpy import NumpyKernels
+    monkeypatch.setattr(numba_module, "_caches", CACHES[cache_name])
+    sizes, batch, rows = [150, 140, 60, 10], 48, 250  # 6 steps, the last of 10 rows
+    rng = np.random.default_rng(4)
+    x, y = _rand(rng, (rows, sizes[0])), rng.integers(0, sizes[-1], rows)
+    order = rng.permutation(rows)
+    steps = -(-rows // batch)
+    runs = []
+    for threads in (1, 2):
+        backends.set_num_threads(threads)
+        for chunk in (numba_backend._adam_train_steps,
+                      NumpyKernels._adam_train_steps.__get__(numba_backend)):
+            model = fastmlp.MLP(sizes, seed=2, backend="numba")
+            m, v = np.zeros_like(model.params), np.zeros_like(model.params)
+            state = model.network_state(batch, m=m, v=v,
+                                        xb=np.empty((batch, sizes[0]), np.float32),
+                                        yb=np.empty(batch, np.int64))
+            losses, correct = np.empty(steps), np.empty(steps, np.int64)
+            chunk(x, y, order, 0, steps, state, 5e-3, 0.9, 0.999, 1e-8, 3, 1e-4, losses, correct)
+            runs.append([losses, correct, model.params.copy(), m, v, model.grads.copy()])
+    for other in runs[1:]:
+        for got, want in zip(other, runs[0]):
+            np.testing.assert_array_equal(got, want)
+    assert len(set(runs[0][1].tolist())) > 1  # the counts follow the steps
 
 
 def test_bad_arguments_are_rejected_before_the_kernel_runs(numba_backend):

@@ -6,12 +6,13 @@ yardsticks for compute-bound and memory-bound kernels respectively.
 """
 from __future__ import annotations
 
-import glob
 import os
 import platform
 import sys
 
 import numpy as np
+
+from ..backends.cpu_caches import cache_sizes
 
 # OpenBLAS reads these at load time; set on some machines of this kind, they pick a slower
 # kernel or block size than OpenBLAS would detect itself, which makes NumPy look slower
@@ -171,27 +172,6 @@ def bandwidth(nbytes, threads):
     """Triad GB/s over a working set of nbytes (None when the probe is not built)."""
     probe = _probe()
     return None if probe is None else probe.triad_gbps(int(nbytes), threads)
-
-
-def cache_sizes():
-    """{"L1d": bytes, "L2": ..., "L3": ...} of CPU 0 as Linux reports them (sysfs); {}
-    elsewhere."""
-    sizes = {}
-    for index in sorted(glob.glob("/sys/devices/system/cpu/cpu0/cache/index[0-9]*")):
-        try:
-            with open(os.path.join(index, "level")) as f:
-                level = f.read().strip()
-            with open(os.path.join(index, "type")) as f:
-                kind = f.read().strip()
-            with open(os.path.join(index, "size")) as f:
-                text = f.read().strip()
-        except OSError:
-            continue
-        if kind == "Instruction":
-            continue
-        scale = {"K": 1024, "M": 1024 ** 2, "G": 1024 ** 3}.get(text[-1:], 1)
-        sizes[f"L{level}{'d' if kind == 'Data' else ''}"] = int(text.rstrip("KMG")) * scale
-    return sizes
 
 
 def isa_path():

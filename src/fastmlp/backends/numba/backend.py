@@ -24,11 +24,13 @@ try:
 except ImportError as exc:  # pragma: no cover - numba is a declared dependency
     raise ImportError(f"numba is not importable ({exc}); install it with `pip install numba`") from exc
 
-from . import activations, batch_norm, dropout, gemm, losses, optimizers, step
+from . import activations, batch_norm, blocking, dropout, gemm, losses, optimizers, simd, step
 
 _NO_BIAS = np.empty(0, np.float32)
 _NO_STATE = np.empty(0, np.float32)  # a momentum buffer that is not used
+_NO_COUNT = np.empty(0, np.int64)     # adam_train_steps without per-step correct counts
 
+_caches = blocking.detected_caches()  # (L1d, L2) bytes: the GEMM's blocking comes from them
 _flush = True  # the registry sets it from fastmlp.get_flush_denormals() when it loads us
 
 
@@ -67,14 +69,15 @@ class NumbaBackend(Backend):
 
     def _gemm(self, a, b, out, trans_a, trans_b, alpha, beta):
         gemm.gemm_epilogue(a, b, trans_a, trans_b, alpha, beta, out, _NO_BIAS,
-                           activations.IDENTITY, out, False, _flush,
-                           numba.get_num_threads())
+                           activations.IDENTITY, out, False, activations.IDENTITY, out, _flush,
+                           numba.get_num_threads(), _caches)
 
     def _dense_forward(self, x, w, b, out, activation, pre):
         # x @ w.T lands in pre (or out); bias and activation follow per block, in cache
         dst = out if pre is None else pre
         gemm.gemm_epilogue(x, w, False, True, 1.0, 0.0, dst, b, activations.CODES[activation],
-                           out, pre is not None, _flush, numba.get_num_threads())
+                           out, pre is not None, activations.IDENTITY, dst, _flush,
+                           numba.get_num_threads(), _caches)
 
     def _activation_backward(self, activation, grad, out_act, pre, out):
         ref = out_act if out_act is not None else pre
@@ -96,7 +99,8 @@ class NumbaBackend(Backend):
 
     def _adam_step(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay):
         optimizers.adam_step(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
-                       lr, beta1, beta2, eps, step, weight_decay, _flush)
+                             lr, beta1, beta2, eps, step, weight_decay, _flush,
+                             numba.get_num_threads())
 
     def _activation_forward(self, activation, x, out):
         if activation == "identity" and out is x:
@@ -132,17 +136,18 @@ class NumbaBackend(Backend):
     def _sgd_step(self, param, grad, buf, lr, momentum, nesterov, weight_decay):
         optimizers.sgd_step(param.reshape(-1), grad.reshape(-1),
                             _NO_STATE if buf is None else buf.reshape(-1), lr, momentum,
-                            nesterov, weight_decay, _flush)
+                            nesterov, weight_decay, _flush, numba.get_num_threads())
 
     def _rmsprop_step(self, param, grad, square_avg, buf, lr, alpha, eps, momentum,
                       weight_decay):
         optimizers.rmsprop_step(param.reshape(-1), grad.reshape(-1), square_avg.reshape(-1),
                                 _NO_STATE if buf is None else buf.reshape(-1), lr, alpha, eps,
-                                momentum, weight_decay, _flush)
+                                momentum, weight_decay, _flush, numba.get_num_threads())
 
     def _adamw_step(self, param, grad, m, v, lr, beta1, beta2, eps, step, weight_decay):
         optimizers.adamw_step(param.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
-                        lr, beta1, beta2, eps, step, weight_decay, _flush)
+                              lr, beta1, beta2, eps, step, weight_decay, _flush,
+                              numba.get_num_threads())
 
     flush_denormals = staticmethod(flush_denormals)
     set_flush_denormals = staticmethod(set_flush_denormals)
@@ -152,9 +157,22 @@ class NumbaBackend(Backend):
         loss, bad_row = step.forward_backward(
             x, labels, _same_type(state.weights), _same_type(state.biases),
             tuple(state.weight_grads), tuple(state.bias_grads), tuple(acts), tuple(grads),
-            activations.CODES[state.activation], _flush, numba.get_num_threads())
+            activations.CODES[state.activation], _flush, numba.get_num_threads(), _caches)
         _raise_if_bad_label(bad_row)
         return loss
+
+    def _adam_train_steps(self, x, labels, order, start, steps, state, lr, beta1, beta2, eps,
+                          t0, weight_decay, losses, correct):
+        fault = step.adam_train_steps(
+            x, labels, order, start, steps, state.xb, state.yb, _same_type(state.weights),
+            _same_type(state.biases), tuple(state.weight_grads), tuple(state.bias_grads),
+            tuple(state.acts), tuple(state.grads), activations.CODES[state.activation],
+            state.params, state.param_grads, state.m, state.v, lr, beta1, beta2, eps, t0,
+            weight_decay, losses, _NO_COUNT if correct is None else correct, _flush,
+            numba.get_num_threads(), _caches)
+        if fault == step.ORDER_CHANGED:
+            raise indices_changed("order")
+        _raise_if_bad_label(fault)
 
     @staticmethod
     def set_num_threads(n):
@@ -163,3 +181,6 @@ class NumbaBackend(Backend):
     def details(self):
         return (f"numba {numba.__version__}, threads={numba.get_num_threads()}, "
                 f"flush_denormals={_flush}, matmul={self.matmul_precision}")
+
+    def detail_lines(self):
+        return blocking.describe(_caches, simd.MR, simd.NR)
