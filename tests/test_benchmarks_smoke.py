@@ -230,6 +230,11 @@ def test_bench_command_bfloat16_skips_numba_and_uses_torch_autocast(tmp_path):
     if _cpp_has_bfloat16():
         assert results["bf16_matmul_engine"] in ("amx", "avx512_bf16", "emulated")
         assert f"cpp: bf16 engine {results['bf16_matmul_engine']}" in r.stdout
+        if results["bf16_matmul_engine"] in ("amx", "avx512_bf16"):
+            # bfloat16 hardware outruns float32 FMAs: no float32 peak or roofline judges it
+            assert results["roofline"] == {} and "no epoch roofline" in r.stdout
+            assert all(row["pct_peak"] is None for row in results["kernels"]
+                       if row["impl"] == "cpp" and not row["noise"] and row["unit"] == "GFLOP/s")
     for row in results["kernels"] + results["epochs"]:
         if row["impl"] in ("cpp", "numpy"):
             assert row["precision"] == "bfloat16", row

@@ -168,7 +168,7 @@ def kernel_table(results):
 def roofline_lines(results):
     """The epoch's roofline per thread count: GEMM FLOPs at the FMA peak + Adam's traffic
     at the triad bandwidth."""
-    lines = []
+    lines = [results["roofline_note"]] if results.get("roofline_note") else []
     for t, roof in results.get("roofline", {}).items():
         if roof is None:
             lines.append(f"epoch roofline, {t} thr: unknown (no probe)")

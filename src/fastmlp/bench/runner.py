@@ -130,7 +130,11 @@ def run(workload, backend_names, thread_counts, kernels=None, epoch_steps=50, re
                    for (kind, _, _), rows in samples.items() if kind == "kernels" for row in rows.values()]
     isa = results["machine"].get("isa_path")
     results["roofline"] = {t: epoch_roofline(workload, peaks["best"], t, isa) for t in thread_counts} \
-        if epoch_steps else {}
+        if epoch_steps and matmul_precision not in exempt else {}
+    if epoch_steps and matmul_precision in exempt:
+        results["roofline_note"] = (f"no epoch roofline: {matmul_precision} GEMMs on "
+                                    f"{machine.bf16_matmul_engine()} are not bounded by the float32 "
+                                    "FMA peak the probe measures")
     epoch_rows = [_epoch_result(row, results["roofline"].get(row["threads"]),
                                 results["workload"]["epoch_gflop"])
                   for (kind, _, _), rows in samples.items() if kind == "epoch" for row in rows.values()]
@@ -229,9 +233,15 @@ def _at_least_fewer_threads(by_threads):
     return out
 
 
+# bfloat16 engines that multiply faster than float32 FMAs: AMX tiles, and VDPBF16PS (two
+# multiply-adds per float32 lane per instruction)
+BF16_HARDWARE_ENGINES = ("amx", "avx512_bf16")
+
+
 def _exempt_from_fma_peak(results):
-    """Precisions whose GEMMs the float32 FMA peak does not bound: bfloat16 on AMX tiles."""
-    return {"bfloat16"} if machine.bf16_matmul_engine() == "amx" else set()
+    """Precisions whose GEMMs the float32 FMA peak does not bound: bfloat16 on a hardware
+    bfloat16 engine."""
+    return {"bfloat16"} if machine.bf16_matmul_engine() in BF16_HARDWARE_ENGINES else set()
 
 
 def _kernel_result(row, case, best, exempt):
