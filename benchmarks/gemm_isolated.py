@@ -58,7 +58,7 @@ def measure(impl, threads, workload, repeats=7):
         info = f"torch {torch.__version__}"
     backend = None
     if impl == "NumPy matmul":
-        info = _openblas_kernel()
+        info = _numpy_blas_kernel()
     if impl in ("cpp", "numba", "cpp bf16"):
         backend = fastmlp.get_backend(impl.split()[0])
         # explicit, so that a backend without bfloat16 fails here instead of timing float32
@@ -83,17 +83,15 @@ def measure(impl, threads, workload, repeats=7):
     return {"gflops": result, "info": info}
 
 
-def _openblas_kernel():
-    """"OpenBLAS <version>, <kernel> kernel" as threadpoolctl reports NumPy's BLAS ("" if
-    it cannot tell)."""
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        return ""
-    for pool in threadpool_info():
-        if pool.get("internal_api") == "openblas":
-            return f"OpenBLAS {pool.get('version')}, {pool.get('architecture')} kernel"
-    return ""
+def _numpy_blas_kernel():
+    """"<library> <version>, <kernel> kernel" of NumPy's BLAS (fastmlp.bench.machine's
+    reading of threadpoolctl), or why it cannot tell."""
+    from fastmlp.bench.machine import numpy_blas
+
+    blas = numpy_blas()
+    if blas.get("version") is None:
+        return blas["internal_api"]
+    return f"{blas['internal_api']} {blas['version']}, {blas.get('architecture')} kernel"
 
 
 def _impl_list(text):

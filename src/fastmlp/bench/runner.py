@@ -233,15 +233,11 @@ def _at_least_fewer_threads(by_threads):
     return out
 
 
-# bfloat16 engines that multiply faster than float32 FMAs: AMX tiles, and VDPBF16PS (two
-# multiply-adds per float32 lane per instruction)
-BF16_HARDWARE_ENGINES = ("amx", "avx512_bf16")
-
-
 def _exempt_from_fma_peak(results):
-    """Precisions whose GEMMs the float32 FMA peak does not bound: bfloat16 on a hardware
-    bfloat16 engine."""
-    return {"bfloat16"} if machine.bf16_matmul_engine() in BF16_HARDWARE_ENGINES else set()
+    """Precisions whose GEMMs the float32 FMA peak does not bound: bfloat16 on any engine
+    but the emulation (AMX tiles; VDPBF16PS, two multiply-adds per lane per instruction)."""
+    engine = machine.bf16_matmul_engine()
+    return {"bfloat16"} if engine not in (None, "emulated") else set()
 
 
 def _kernel_result(row, case, best, exempt):

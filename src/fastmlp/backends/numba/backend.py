@@ -45,6 +45,13 @@ def set_flush_denormals(on):
     _flush = bool(on)
 
 
+def _layer_arrays(state, acts, grads):
+    """The compiled step's per-layer arguments: weights, biases, their gradients, and the
+    acts and grads workspaces given, as tuples numba can index."""
+    return (_same_type(state.weights), _same_type(state.biases), tuple(state.weight_grads),
+            tuple(state.bias_grads), tuple(acts), tuple(grads))
+
+
 def _same_type(arrays):
     """A tuple numba can index at run time: its arrays all of one type, so all read-only
     views when some are read-only (a mixed tuple is a numba TypingError)."""
@@ -155,18 +162,16 @@ class NumbaBackend(Backend):
     def _forward_backward(self, x, labels, state):
         acts, grads = state.rows(x.shape[0])
         loss, bad_row = step.forward_backward(
-            x, labels, _same_type(state.weights), _same_type(state.biases),
-            tuple(state.weight_grads), tuple(state.bias_grads), tuple(acts), tuple(grads),
-            activations.CODES[state.activation], _flush, numba.get_num_threads(), _caches)
+            x, labels, *_layer_arrays(state, acts, grads), activations.CODES[state.activation],
+            np.empty(x.shape[0], np.float64), _flush, numba.get_num_threads(), _caches)
         _raise_if_bad_label(bad_row)
         return loss
 
     def _adam_train_steps(self, x, labels, order, start, steps, state, lr, beta1, beta2, eps,
                           t0, weight_decay, losses, correct):
         fault = step.adam_train_steps(
-            x, labels, order, start, steps, state.xb, state.yb, _same_type(state.weights),
-            _same_type(state.biases), tuple(state.weight_grads), tuple(state.bias_grads),
-            tuple(state.acts), tuple(state.grads), activations.CODES[state.activation],
+            x, labels, order, start, steps, state.xb, state.yb,
+            *_layer_arrays(state, state.acts, state.grads), activations.CODES[state.activation],
             state.params, state.param_grads, state.m, state.v, lr, beta1, beta2, eps, t0,
             weight_decay, losses, _NO_COUNT if correct is None else correct, _flush,
             numba.get_num_threads(), _caches)

@@ -31,10 +31,11 @@ ORDER_CHANGED = -2  # adam_train_steps' fault for an order entry out of range wh
 
 @njit(**JIT)
 def forward_backward(x, labels, weights, biases, weight_grads, bias_grads, acts, grads, act,
-                     flush, threads, caches):
+                     row_loss, flush, threads, caches):
     """Fills weight_grads and bias_grads; returns (the mean softmax cross-entropy loss, -1),
     or (nan, row) without the backward pass when row's label was out of range when read.
-    Uses the first x.shape[0] rows of the workspaces acts and grads."""
+    Uses the first x.shape[0] rows of the workspaces acts and grads, and of row_loss
+    (float64 scratch for the per-row losses)."""
     n = x.shape[0]
     last = len(weights) - 1
     no, yes, identity = _NO, _YES, np.int64(IDENTITY)
@@ -44,8 +45,7 @@ def forward_backward(x, labels, weights, biases, weight_grads, bias_grads, acts,
         out = acts[i][:n]
         gemm_epilogue(inp, weights[i], no, yes, 1.0, 0.0, out, biases[i], code, out, no,
                       identity, out, flush, threads, caches)
-    row_loss = np.empty(n, np.float64)
-    loss, bad_row = softmax_cross_entropy(acts[last][:n], labels, grads[last][:n], row_loss,
+    loss, bad_row = softmax_cross_entropy(acts[last][:n], labels, grads[last][:n], row_loss[:n],
                                           flush)
     if bad_row >= 0:
         return loss, bad_row
@@ -106,13 +106,15 @@ def adam_train_steps(x, labels, order, start, steps, xb, yb, weights, biases, we
     after the checks) the label's row or ORDER_CHANGED, and stops there."""
     batch = xb.shape[0]
     count = correct.size > 0
+    row_loss = np.empty(batch, np.float64)  # one scratch for every step of the chunk
     for s in range(steps):
         first = start + s * batch
         k = min(batch, order.shape[0] - first)
         if not _gather(x, labels, order, first, k, xb, yb):
             return ORDER_CHANGED
         loss, bad_row = forward_backward(xb[:k], yb[:k], weights, biases, weight_grads,
-                                         bias_grads, acts, grads, act, flush, threads, caches)
+                                         bias_grads, acts, grads, act, row_loss, flush, threads,
+                                         caches)
         if bad_row >= 0:
             return bad_row
         losses[s] = loss
